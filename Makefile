@@ -1,0 +1,60 @@
+# Kakehashi — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock 2>/dev/null | cut -c1-12)
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup run test lint format train nlu-report bench-db bench-bot lock db-reset browser
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP) ## Create .venv with the pinned environment (idempotent)
+
+lock: ## Re-resolve requirements/requirements.in into requirements.lock
+	$(VENV)/bin/uv pip compile requirements/requirements.in --overrides requirements/overrides.txt \
+		--python-version 3.11 -o requirements.lock
+
+run: setup ## Train if needed, then run the assistant on SQLite with a web page to chat in
+	$(PY) -m bot.run
+
+train: setup ## Train the Rasa model if data/, domain.yml or config.yml changed
+	$(PY) -m bot.train
+
+test: setup browser ## Set up and run the whole test suite (SQLite and PostgreSQL, model, browser)
+	$(PY) -m pytest
+
+lint: setup ## ruff lint and format check, rasa data validate
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+nlu-report: train ## rasa test on the held-out NLU split and test stories → results/
+	$(PY) -m bot.evaluate
+
+bench-db: setup ## Knowledge-base benchmark: search/recommend p50/p95 at 1k/100k/1M orgs
+	$(PY) -m bench.db_bench
+
+bench-bot: train ## Assistant benchmark: latency, throughput, training and start-up figures
+	$(PY) -m bench.bot_bench
+
+db-reset: setup ## Delete the embedded SQLite database (it is re-created and seeded on next use)
+	rm -f var/kakehashi.db var/kakehashi.db-wal var/kakehashi.db-shm
+
+browser: ## Install Debian's chromium for the browser tests if it is missing (needs root/apt)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

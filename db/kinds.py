@@ -1,0 +1,64 @@
+"""What users call kinds of organisations, mapped to the kinds the database stores."""
+
+from __future__ import annotations
+
+from db.text import fold
+
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "cluster": ("cluster", "meta_cluster", "cluster_partnership", "cluster_management", "network"),
+    "meta_cluster": ("meta_cluster", "cluster_partnership"),
+    "company": ("company",),
+    "university": ("university", "research_institute"),
+    "foundation": ("foundation",),
+    "association": ("association",),
+    "public_body": ("public_body", "agency", "region"),
+}
+_WORDS = {
+    "cluster": "cluster", "clusters": "cluster", "cluster organisation": "cluster",
+    "cluster organization": "cluster", "network": "cluster", "bioregion": "cluster",
+    "cluster management": "cluster", "technology park": "cluster",
+    "meta cluster": "meta_cluster", "metacluster": "meta_cluster", "meta-cluster": "meta_cluster",
+    "cluster partnership": "meta_cluster", "alliance": "meta_cluster", "escp 4i": "meta_cluster",
+    "company": "company", "companies": "company", "sme": "company", "smes": "company",
+    "firm": "company", "business": "company", "startup": "company", "start up": "company",
+    "enterprise": "company", "corporation": "company", "manufacturer": "company",
+    "university": "university", "universities": "university", "research institute": "university",
+    "research centre": "university", "research center": "university", "lab": "university",
+    "institute": "university", "academia": "university",
+    "foundation": "foundation", "association": "association", "industry association": "association",
+    "trade association": "association", "federation": "association",
+    "public body": "public_body", "agency": "public_body", "government": "public_body",
+    "ministry": "public_body", "authority": "public_body", "prefecture": "public_body",
+    "city": "public_body", "region": "public_body",
+}
+
+
+def resolve_kind(text: str | None) -> str | None:
+    """The kind group for what the user said ("SMEs" → company), or None if unknown."""
+    key = fold(text)
+    if not key:
+        return None
+    if key in KIND_GROUPS:
+        return key
+    if key in _WORDS:
+        return _WORDS[key]
+    if key.endswith("s") and key[:-1] in _WORDS:
+        return _WORDS[key[:-1]]
+    return None
+
+
+def kinds_of(group: str) -> tuple[str, ...]:
+    return KIND_GROUPS.get(group, (group,))
+
+
+KIND_LABELS = {
+    "cluster": "cluster", "meta_cluster": "meta-cluster", "cluster_partnership": "cluster partnership",
+    "cluster_management": "cluster management body", "foundation": "foundation",
+    "association": "association", "public_body": "public body", "agency": "agency",
+    "company": "company", "research_institute": "research institute", "university": "university",
+    "network": "network", "region": "region",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
