@@ -10,6 +10,7 @@ from db.engine import DatabaseUnavailable, dispose_all, session_scope
 from db.events import find_events
 from db.importer import DatasetError, import_path
 from db.leads import introduction_requests, request_introduction, set_introduction_status
+from db.lookup import organisation_sources, place_name, sector_name
 from db.market import market_facts, market_topics
 from db.organisations import get_organisation, resolve_organisation
 from db.partners import find_partnerships, partners_of, success_stories
@@ -22,7 +23,7 @@ from db.vocabulary import current_version, vocabulary
 __all__ = [
     "DatabaseUnavailable", "DatasetError", "Profile", "check_eligibility", "contacts_of", "current_version",
     "dispose_all", "find_events", "find_partnerships", "get_organisation", "get_programme", "import_path",
-    "introduction_requests", "list_programmes", "market_facts", "market_topics", "partners_of", "profile_from",
+    "introduction_requests", "list_programmes", "market_facts", "organisation_sources", "place_name", "sector_name", "market_topics", "partners_of", "profile_from",
     "recommend_partners", "request_introduction", "resolve_organisation", "search_organisations",
     "session_scope", "set_introduction_status", "success_stories", "vocabulary",
 ]

@@ -2,7 +2,7 @@
 
 Usage:
     python -m db search [--sector S] [--place P] [--country C] [--kind K] [--name N] [--limit N] [--json]
-    python -m db import FILE_OR_FOLDER
+    python -m db import FILE_OR_FOLDER   # a new database is migrated, not seeded, first
     python -m db export FILE
     python -m db stats
     python -m db migrate            # create/upgrade the schema and seed an empty database
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def _search(args) -> int:
 
 
 def _import(args) -> int:
+    # An import loads exactly the files given: a new database is migrated, not seeded first
+    # (seeding first would make `python -m db import db/seed` clash with itself).
+    os.environ["KAKEHASHI_AUTO_SEED"] = "0"
     from db.importer import DatasetError, import_path
 
     try:

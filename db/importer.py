@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.config import SEED_DIR
-from db.schema import ORDER, SECTIONS, Field
+from db.schema import MAX_INT, ORDER, SECTIONS, Field
 from db.text import fold
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -66,7 +67,8 @@ class Record:
 
     @property
     def id(self) -> str:
-        return self.data.get("id", "")
+        rid = self.data.get("id")
+        return rid if isinstance(rid, str) else ""
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -84,6 +86,20 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------- parsing
+
+
+class _Constructor(RoundTripConstructor):
+    """Keeps dates as written ("2016-10-12"): the validator checks them and reports an impossible
+    date with its file, line and field, where YAML's own date parsing would raise ValueError."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    return yaml
 
 
 def _files(path: Path) -> list[Path]:
@@ -122,7 +138,7 @@ def _parse_file(file: Path, dataset: Dataset) -> list[Problem]:
         line = content[: content.index("\x00")].count("\n") + 1
         return [Problem(name, line, None, "contains a NUL character")]
     try:
-        doc = YAML(typ="rt").load(content)
+        doc = _yaml().load(content)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -169,6 +185,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _texts(value: Any) -> list[str]:
+    """The texts in a value that should be a text or a list of texts (others are reported by
+    the type check; here they are only skipped)."""
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, str)]
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -195,6 +218,8 @@ def _check_value(rec: Record, key: str, spec: Field, value: Any) -> list[str]:
     elif t == "int":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return [f"'{value}' is not a whole number ≥ 0"]
+        if value > MAX_INT:
+            return [f"'{value}' is too large (at most {MAX_INT})"]
     elif t == "float":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return [f"'{value}' is not a number"]
@@ -203,6 +228,9 @@ def _check_value(rec: Record, key: str, spec: Field, value: Any) -> list[str]:
             return ["must be a list of texts"]
         if len(set(value)) != len(value):
             return ["lists the same value twice"]
+        too_long = [v for v in value if len(v) > spec.max_len]
+        if t == "strlist" and too_long:
+            return [f"'{too_long[0][:40]}…' is longer than {spec.max_len} characters"]
     elif t == "date":
         if not isinstance(value, str) or not DATE_RE.match(value) or _first_day(value) is None:
             return [f"'{value}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)"]
@@ -224,6 +252,8 @@ def _check_evidence(value: Any) -> list[str]:
     for item in value:
         if not isinstance(item, dict) or set(item) != {"source", "passage"}:
             return ["each item needs exactly 'source' and 'passage'"]
+        if not isinstance(item["source"], str):
+            return ["'source' must be the id of a source"]
         if not isinstance(item["passage"], str) or len(item["passage"].strip()) < 10:
             return ["a passage must quote at least 10 characters of the source"]
     return []
@@ -312,7 +342,7 @@ def _check_references(dataset, ids, session, add) -> None:
             for key, spec in SECTIONS[section].items():
                 value = rec.data.get(key)
                 if spec.ref and value:
-                    wanted[spec.ref].update(value if isinstance(value, list) else [value])
+                    wanted[spec.ref].update(_texts(value))
             for ev in rec.data.get("evidence") or []:
                 if isinstance(ev, dict) and isinstance(ev.get("source"), str):
                     wanted["sources"].add(ev["source"])
@@ -327,7 +357,7 @@ def _check_references(dataset, ids, session, add) -> None:
                     if isinstance(ref, str) and ref not in known[spec.ref]:
                         add(rec, key, f"unknown {spec.ref[:-1]} '{ref}'")
             for ev in rec.data.get("evidence") or []:
-                if isinstance(ev, dict) and ev.get("source") not in known["sources"]:
+                if isinstance(ev, dict) and isinstance(ev.get("source"), str) and ev["source"] not in known["sources"]:
                     add(rec, "evidence", f"unknown source '{ev.get('source')}'")
 
 
@@ -335,7 +365,7 @@ def _check_names(dataset, session, add) -> None:
     """Two organisations may not share a name or alias (after folding)."""
     seen: dict[str, tuple[str, Record]] = {}
     for rec in dataset.records["organisations"]:
-        names = [rec.data.get("name")] + list(rec.data.get("aliases") or [])
+        names = [rec.data.get("name"), *_texts(rec.data.get("aliases") or [])]
         for name in names:
             if not isinstance(name, str):
                 continue
@@ -362,11 +392,11 @@ def _check_names(dataset, session, add) -> None:
 def _check_semantics(dataset, ids, session, add) -> None:
     for rec in dataset.records["partnerships"]:
         parties = rec.data.get("parties")
-        if isinstance(parties, list) and (len(parties) != 2 or len(set(parties)) != 2):
+        if isinstance(parties, list) and parties == _texts(parties) and (len(parties) != 2 or len(set(parties)) != 2):
             add(rec, "parties", "must name exactly two different organisations")
     for rec in dataset.records["places"]:
         seen, cur = {rec.id}, rec.data.get("parent")
-        while cur and cur in ids["places"]:
+        while isinstance(cur, str) and cur in ids["places"]:
             if cur in seen:
                 add(rec, "parent", "the place hierarchy has a cycle")
                 break
@@ -374,7 +404,7 @@ def _check_semantics(dataset, ids, session, add) -> None:
             cur = ids["places"][cur].data.get("parent")
     for rec in dataset.records["sectors"]:
         seen, cur = {rec.id}, rec.data.get("parent")
-        while cur and cur in ids["sectors"]:
+        while isinstance(cur, str) and cur in ids["sectors"]:
             if cur in seen:
                 add(rec, "parent", "the sector taxonomy has a cycle")
                 break
@@ -400,12 +430,18 @@ def import_dataset(session: Session, dataset: Dataset) -> dict[str, int]:
     return dataset.counts()
 
 
-def import_path(path: str | Path, engine: Engine | None = None) -> dict[str, int]:
-    """Parse, validate and import a file or folder in one transaction; nothing on any error."""
+def import_path(path: str | Path, engine: Engine | None = None, url: str | None = None) -> dict[str, int]:
+    """Parse, validate and import a file or folder in one transaction; nothing on any error.
+
+    The database is `engine` (used as given), else `url`, else the configured one."""
     from db.engine import session_scope
 
     dataset = parse(path)
-    url = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    if engine is not None:
+        # Not via its URL: a URL rendered back from an engine need not be the string the engine
+        # was made from, which would make (and possibly seed) a second engine.
+        with Session(engine, future=True) as session, session.begin():
+            return import_dataset(session, dataset)
     with session_scope(url, write=True) as session:
         return import_dataset(session, dataset)
 

@@ -13,14 +13,14 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "association": ("association",),
     "public_body": ("public_body", "agency", "region"),
 }
-_WORDS = {
+KIND_WORDS = {
     "cluster": "cluster", "clusters": "cluster", "cluster organisation": "cluster",
     "cluster organization": "cluster", "network": "cluster", "bioregion": "cluster",
     "cluster management": "cluster", "technology park": "cluster",
     "meta cluster": "meta_cluster", "metacluster": "meta_cluster", "meta-cluster": "meta_cluster",
     "cluster partnership": "meta_cluster", "alliance": "meta_cluster", "escp 4i": "meta_cluster",
     "company": "company", "companies": "company", "sme": "company", "smes": "company",
-    "firm": "company", "business": "company", "startup": "company", "start up": "company",
+    "firm": "company", "startup": "company", "start up": "company",
     "enterprise": "company", "corporation": "company", "manufacturer": "company",
     "university": "university", "universities": "university", "research institute": "university",
     "research centre": "university", "research center": "university", "lab": "university",
@@ -28,8 +28,7 @@ _WORDS = {
     "foundation": "foundation", "association": "association", "industry association": "association",
     "trade association": "association", "federation": "association",
     "public body": "public_body", "agency": "public_body", "government": "public_body",
-    "ministry": "public_body", "authority": "public_body", "prefecture": "public_body",
-    "city": "public_body", "region": "public_body",
+    "ministry": "public_body", "authority": "public_body",
 }
 
 
@@ -40,10 +39,10 @@ def resolve_kind(text: str | None) -> str | None:
         return None
     if key in KIND_GROUPS:
         return key
-    if key in _WORDS:
-        return _WORDS[key]
-    if key.endswith("s") and key[:-1] in _WORDS:
-        return _WORDS[key[:-1]]
+    if key in KIND_WORDS:
+        return KIND_WORDS[key]
+    if key.endswith("s") and key[:-1] in KIND_WORDS:
+        return KIND_WORDS[key[:-1]]
     return None
 
 

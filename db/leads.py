@@ -13,6 +13,7 @@ from db.organisations import find_org_pk
 
 STATUSES = ("new", "in_progress", "introduced", "declined", "closed")
 MAX_MESSAGE = 2000
+MAX_CONVERSATION_ID = 200  # models.IntroductionRequest.conversation_id
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,14 @@ class IntroductionRequest:
     status: str
     created_at: str
     channel: str | None
+
+
+def _conversation_key(conversation_id: str | None) -> str | None:
+    """The conversation id as stored: without NUL characters (PostgreSQL rejects them) and cut
+    to the column's size, so that looking a request up finds what was stored."""
+    if not isinstance(conversation_id, str):
+        return conversation_id
+    return conversation_id.replace("\x00", "")[:MAX_CONVERSATION_ID]
 
 
 def _info(r: m.IntroductionRequest) -> IntroductionRequest:
@@ -37,6 +46,8 @@ def request_introduction(conversation_id: str, org: str, channel: str | None = N
 
     Returns (request, created, suggestions): `created` is False when the same request already
     existed; request is None (with did-you-mean names) when `org` is not known."""
+    conversation_id = _conversation_key(conversation_id)
+    message = (message or "").replace("\x00", "")  # PostgreSQL rejects NUL characters
     with session_scope(url, write=True) as session:
         pk, suggestions = find_org_pk(session, org)
         if pk is None:
@@ -47,8 +58,9 @@ def request_introduction(conversation_id: str, org: str, channel: str | None = N
         if existing is not None:
             return _info(existing), False, []
         now = dt.datetime.now(dt.UTC)
-        row = m.IntroductionRequest(conversation_id=conversation_id[:200], channel=channel, org_pk=pk, org_name=name,
-                                    profile=profile or {}, message=(message or "")[:MAX_MESSAGE], status="new",
+        channel = channel[:40] if channel else None  # models.IntroductionRequest.channel
+        row = m.IntroductionRequest(conversation_id=conversation_id, channel=channel, org_pk=pk, org_name=name,
+                                    profile=profile or {}, message=message[:MAX_MESSAGE], status="new",
                                     created_at=now, updated_at=now)
         session.add(row)
         session.flush()
@@ -57,6 +69,7 @@ def request_introduction(conversation_id: str, org: str, channel: str | None = N
 
 def introduction_requests(conversation_id: str, url: str | None = None) -> list[IntroductionRequest]:
     """This conversation's introduction requests, newest first."""
+    conversation_id = _conversation_key(conversation_id)
     with session_scope(url) as session:
         rows = session.scalars(select(m.IntroductionRequest)
                                .where(m.IntroductionRequest.conversation_id == conversation_id)

@@ -63,7 +63,7 @@ def _candidates(session: Session, q: str) -> list[tuple[int, str, str]]:
         return list(session.execute(text(
             "SELECT org_pk, name, norm FROM organisation_names "
             "WHERE norm % :q OR :q <% norm "
-            "ORDER BY greatest(similarity(norm, :q), word_similarity(:q, norm)) DESC LIMIT :n"
+            "ORDER BY greatest(similarity(norm, :q), word_similarity(:q, norm)) DESC, id LIMIT :n"
         ), {"q": q, "n": CANDIDATES}))
     # SQLite FTS5 trigram: the whole query as a substring first (selective), then any of its
     # trigrams (typos), best bm25 first.
@@ -71,7 +71,7 @@ def _candidates(session: Session, q: str) -> list[tuple[int, str, str]]:
     rows = list(session.execute(text(
         "SELECT n.org_pk, n.name, n.norm FROM organisation_names_fts f "
         "JOIN organisation_names n ON n.id = f.rowid "
-        "WHERE organisation_names_fts MATCH :m ORDER BY bm25(organisation_names_fts) LIMIT :n"
+        "WHERE organisation_names_fts MATCH :m ORDER BY bm25(organisation_names_fts), f.rowid LIMIT :n"
     ), {"m": phrase, "n": CANDIDATES}))
     if len(rows) < 5:
         grams = {q[i : i + 3] for i in range(len(q) - 2)}
@@ -81,6 +81,6 @@ def _candidates(session: Session, q: str) -> list[tuple[int, str, str]]:
             rows += list(session.execute(text(
                 "SELECT n.org_pk, n.name, n.norm FROM organisation_names_fts f "
                 "JOIN organisation_names n ON n.id = f.rowid "
-                "WHERE organisation_names_fts MATCH :m ORDER BY bm25(organisation_names_fts) LIMIT :n"
+                "WHERE organisation_names_fts MATCH :m ORDER BY bm25(organisation_names_fts), f.rowid LIMIT :n"
             ), {"m": match, "n": CANDIDATES}))
     return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -13,15 +15,19 @@ from db.reference import Reference, reference
 from db.results import OrgDetail, OrgSummary
 
 RESOLVE_MIN_SCORE = 80.0
+_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 def find_org_pk(session: Session, name_or_id: str | None) -> tuple[int | None, list[str]]:
     """The organisation meant by `name_or_id` and, when unsure, names the user may have meant."""
     if not name_or_id or not str(name_or_id).strip():
         return None, []
-    pk = session.scalar(select(m.Organisation.pk).where(m.Organisation.id == str(name_or_id)[:200]))
-    if pk is not None:
-        return pk, []
+    # Only a slug can be an id; anything else (e.g. text with NUL bytes, which PostgreSQL
+    # rejects in a parameter) goes straight to the name search, which cleans its input.
+    if _ID.fullmatch(str(name_or_id)):
+        pk = session.scalar(select(m.Organisation.pk).where(m.Organisation.id == str(name_or_id)[:200]))
+        if pk is not None:
+            return pk, []
     matches = match_names(session, name_or_id, limit=5, min_score=60)
     if matches and matches[0].score >= RESOLVE_MIN_SCORE and (
         len(matches) == 1 or matches[0].score - matches[1].score >= 3 or matches[0].exact

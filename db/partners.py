@@ -17,14 +17,14 @@ from db.schema import PARTNERSHIP_KINDS
 from db.text import fold
 
 SUCCESS_STATUSES = ("active", "signed", "ongoing")
-_KIND_WORDS = {
+PARTNERSHIP_KIND_WORDS = {
+    # Only words that name a specific kind: "agreement" or "cooperation" alone mean any tie.
     "mou": "mou", "memorandum of understanding": "mou", "memorandum": "mou", "mous": "mou",
     "letter of intent": "letter_of_intent", "loi": "letter_of_intent",
-    "rit": "rit_project", "rit project": "rit_project",
+    "rit project": "rit_project",
     "memorandum of cooperation": "ministerial_moc", "moc": "ministerial_moc",
-    "agreement": "regional_agreement", "regional agreement": "regional_agreement",
-    "distribution agreement": "distribution_agreement", "gateway": "gateway_agreement",
-    "mission": "mission_contact", "matchmaking": "matchmaking", "cooperation": "cooperation",
+    "regional agreement": "regional_agreement", "distribution agreement": "distribution_agreement",
+    "gateway agreement": "gateway_agreement",
 }
 
 
@@ -34,7 +34,7 @@ def resolve_partnership_kind(text: str | None) -> str | None:
         return None
     if key.replace(" ", "_") in PARTNERSHIP_KINDS:
         return key.replace(" ", "_")
-    return _KIND_WORDS.get(key) or _KIND_WORDS.get(key.rstrip("s"))
+    return PARTNERSHIP_KIND_WORDS.get(key) or PARTNERSHIP_KIND_WORDS.get(key.rstrip("s"))
 
 
 def partners_of(org: str, sector: str | None = None, kind: str | None = None,

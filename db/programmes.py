@@ -19,10 +19,16 @@ def get_programme(name: str | None, url: str | None = None) -> tuple[ProgrammeIn
         ref = reference(session)
         pid = ref.resolve_programme(name)
         if pid is None:
-            names = {n: p for n, p in ref.programme_names.items()}
-            progs = {p.id: p for p in session.scalars(select(m.Programme))}
-            return None, ref.suggest(name or "", names, progs) if name else []
+            return None, _suggestions(session, ref, name)
         return _info(session, pid), []
+
+
+def _suggestions(session: Session, ref: Reference, name: str | None) -> list[str]:
+    """Programme names close to `name`, for "did you mean"."""
+    if not name:
+        return []
+    progs = {p.id: p for p in session.scalars(select(m.Programme))}
+    return ref.suggest(name, ref.programme_names, progs)
 
 
 def list_programmes(sector: str | None = None, url: str | None = None) -> list[ProgrammeInfo]:
@@ -55,7 +61,7 @@ def check_eligibility(programme: str | None, profile: Profile, url: str | None =
         ref = reference(session)
         pid = ref.resolve_programme(programme)
         if pid is None:
-            return None, []
+            return None, _suggestions(session, ref, programme)
         info = _info(session, pid)
         rules = session.get(m.Programme, pid).rules
         checks = [_check(ref, r, profile) for r in rules]

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.common import path_range, sources_for, summaries
+from db.common import chunks, path_range, sources_for, summaries
 from db.engine import session_scope
 from db.kinds import kind_label, resolve_kind
 from db.reference import PlaceRow, Reference, SectorRow, reference
 from db.results import Profile, Reason, Recommendation, RecommendResult
+from db.search import Filter, ranked_pks, ties_of
 
 CANDIDATES = 300
 SECTOR_POINTS = {"same": 40.0, "narrower": 32.0, "broader": 20.0, "sibling": 12.0}
@@ -63,12 +64,9 @@ def _recommend(session: Session, ref: Reference, profile: Profile, limit: int) -
 
     related = _related_sectors(ref, sectors)
     lo, hi = path_range(target.path)
-    cand = list(session.scalars(
-        select(m.Organisation.pk)
-        .where(m.Organisation.place_path >= lo, m.Organisation.place_path < hi,
-               m.Organisation.pk.in_(select(m.OrganisationSector.org_pk)
-                                     .where(m.OrganisationSector.sector_id.in_(list(related)))))
-        .order_by(m.Organisation.rank_weight.desc(), m.Organisation.pk).limit(CANDIDATES)))
+    # The most prominent organisations of the target area in any related sector (rank_weight
+    # desc, pk), planned like a search filter so that a million organisations stay quick.
+    cand = ranked_pks(session, Filter(sectors=tuple(sorted(related)), place=(lo, hi)), 0, CANDIDATES, by_name=False)
     if not cand:
         return RecommendResult([], understood, unresolved, notes)
     scored = _score(session, ref, cand, sectors, home, target)
@@ -126,39 +124,43 @@ def _score(session: Session, ref: Reference, cand: list[int], sectors: list[Sect
 
 
 def _tie_reasons(session, ref: Reference, cand, sectors, home, target, reasons) -> None:
-    rows = session.execute(select(m.Partnership).where(
-        m.Partnership.org_a_pk.in_(cand) | m.Partnership.org_b_pk.in_(cand))).scalars().all()
+    p_ = m.Partnership
+    rows = session.execute(select(p_.org_a_pk, p_.org_b_pk, p_.kind, p_.year, p_.programme_id).where(
+        p_.pk.in_(ties_of(cand))).order_by(p_.pk)).all()
     if not rows:
         return
-    other_pks = {p.org_b_pk if p.org_a_pk in cand else p.org_a_pk for p in rows} | {p.org_a_pk for p in rows}
-    orgs = {o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(other_pks)))}
+    cand = set(cand)
+    other_pks = {b if a in cand else a for a, b, *_ in rows} | {a for a, *_ in rows}
+    # Only the name and place of the partners: a few hundred rows, not whole records.
+    orgs = {pk: (name, path) for part in chunks(sorted(other_pks)) for pk, name, path in session.execute(
+        select(m.Organisation.pk, m.Organisation.name, m.Organisation.place_path).where(m.Organisation.pk.in_(part)))}
     programmes = dict(session.execute(select(m.Programme.id, m.Programme.name)).all())
     lo, hi = path_range(target.path)
     home_lo, home_hi = path_range(home.path) if home else ("", "")
     tie_pts: dict[int, float] = defaultdict(float)
     prog_done: set[tuple[int, str]] = set()
-    for p in rows:
-        for me, other in ((p.org_a_pk, p.org_b_pk), (p.org_b_pk, p.org_a_pk)):
+    for org_a, org_b, kind, year_, programme_id in rows:
+        for me, other in ((org_a, org_b), (org_b, org_a)):
             if me not in cand or other not in orgs:
                 continue
-            o = orgs[other]
-            if lo <= o.place_path < hi:
+            other_name, other_path = orgs[other]
+            if lo <= other_path < hi:
                 continue  # a tie inside the target area says nothing about cross-border fit
-            year = f" ({p.year})" if p.year else ""
-            label = p.kind.replace("_", " ")
-            label = "an MoU" if p.kind == "mou" else f"a {label}"
+            year = f" ({year_})" if year_ else ""
+            label = kind.replace("_", " ")
+            label = "an MoU" if kind == "mou" else f"a {label}"
             if tie_pts[me] < TIE_CAP:
                 pts = min(TIE_POINTS, TIE_CAP - tie_pts[me])
                 tie_pts[me] += pts
-                text = f"has {label}{year} with {o.name}"
-                if home and home_lo <= o.place_path < home_hi:
+                text = f"has {label}{year} with {other_name}"
+                if home and home_lo <= other_path < home_hi:
                     pts += HOME_TIE_BONUS
                     text += f", from your area ({home.name})"
                 reasons[me].append(Reason("existing_ties", pts, text))
-            if p.programme_id and (me, p.programme_id) not in prog_done:
-                prog_done.add((me, p.programme_id))
+            if programme_id and (me, programme_id) not in prog_done:
+                prog_done.add((me, programme_id))
                 reasons[me].append(Reason("programme_fit", PROGRAMME_POINTS,
-                                          f"already works with partners abroad through {programmes[p.programme_id]}"))
+                                          f"already works with partners abroad through {programmes[programme_id]}"))
 
 
 def _event_reasons(session, ref: Reference, cand, sectors, reasons) -> None:
@@ -168,7 +170,7 @@ def _event_reasons(session, ref: Reference, cand, sectors, reasons) -> None:
         .join(m.Event, m.Event.pk == m.EventOrganisation.event_pk)
         .where(m.EventOrganisation.org_pk.in_(cand),
                m.Event.pk.in_(select(m.EventSector.event_pk).where(m.EventSector.sector_id.in_(list(related)))))
-        .order_by(m.Event.start_date.desc().nullslast())).all()
+        .order_by(m.Event.start_date.desc().nullslast(), m.Event.pk)).all()
     pts: dict[int, float] = defaultdict(float)
     for org_pk, name, _start in rows:
         if pts[org_pk] >= EVENT_CAP:

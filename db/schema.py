@@ -36,45 +36,55 @@ class Field:
     required: bool = False
     choices: tuple[str, ...] = ()
     ref: str | None = None  # section the value refers to
-    max_len: int = 2000
+    max_len: int = 2000  # for str/slug: the text; for strlist: each item (the column's size)
 
 
+# Longest text each kind of column holds (db.models): a longer value is a dataset problem, not a
+# database error (PostgreSQL refuses it, SQLite would store it silently).
+ID, NAME, LONG_NAME = 120, 200, 300
+MAX_INT = 2**31 - 1  # Integer columns
 S, REQ = Field("str"), Field("str", required=True)
+SLUG_ID = Field("slug", True, max_len=ID)
 SECTIONS: dict[str, dict[str, Field]] = {
     "sources": {
-        "id": Field("slug", True), "file": REQ, "title": REQ, "publisher": S, "year": Field("int"),
+        "id": SLUG_ID, "file": Field("str", True, max_len=255), "title": REQ, "publisher": S,
+        "year": Field("int"),
     },
     "places": {
-        "id": Field("slug", True), "name": REQ, "kind": Field("enum", True, PLACE_KINDS),
-        "parent": Field("ref", ref="places"), "country": Field("code"), "aliases": Field("strlist"),
+        "id": SLUG_ID, "name": Field("str", True, max_len=NAME), "kind": Field("enum", True, PLACE_KINDS),
+        "parent": Field("ref", ref="places"), "country": Field("code"),
+        "aliases": Field("strlist", max_len=NAME),
     },
     "sectors": {
-        "id": Field("slug", True), "name": REQ, "parent": Field("ref", ref="sectors"),
-        "synonyms": Field("strlist"),
+        "id": SLUG_ID, "name": Field("str", True, max_len=NAME), "parent": Field("ref", ref="sectors"),
+        "synonyms": Field("strlist", max_len=NAME),
     },
     "organisations": {
-        "id": Field("slug", True), "name": REQ, "aliases": Field("strlist"),
+        "id": SLUG_ID, "name": Field("str", True, max_len=LONG_NAME),
+        "aliases": Field("strlist", max_len=LONG_NAME),
         "kind": Field("enum", True, ORG_KINDS), "country": Field("code"),
         "place": Field("ref", ref="places"), "member_of": Field("reflist", ref="organisations"),
         "members": Field("int"), "smes": Field("int"), "description": S, "interests": S,
-        "sectors": Field("reflist", ref="sectors"), "website": S,
+        "sectors": Field("reflist", ref="sectors"), "website": Field("str", max_len=500),
         "evidence": Field("evidence", True),
     },
     "partnerships": {
-        "id": Field("slug", True), "parties": Field("reflist", True, ref="organisations"),
+        "id": SLUG_ID, "parties": Field("reflist", True, ref="organisations"),
         "kind": Field("enum", True, PARTNERSHIP_KINDS), "year": Field("int"),
         "status": Field("enum", choices=PARTNERSHIP_STATUSES), "outcome": S,
         "programme": Field("ref", ref="programmes"), "sectors": Field("reflist", ref="sectors"),
         "evidence": Field("evidence", True),
     },
     "programmes": {
-        "id": Field("slug", True), "name": REQ, "aliases": Field("strlist"),
+        "id": SLUG_ID, "name": Field("str", True, max_len=LONG_NAME),
+        "aliases": Field("strlist", max_len=LONG_NAME),
         "operator": Field("ref", ref="organisations"), "started": Field("int"), "description": S,
         "rules": Field("rules"), "sectors": Field("reflist", ref="sectors"),
         "evidence": Field("evidence", True),
     },
     "events": {
-        "id": Field("slug", True), "name": REQ, "series": S, "kind": Field("enum", True, EVENT_KINDS),
+        "id": SLUG_ID, "name": Field("str", True, max_len=LONG_NAME), "series": Field("str", max_len=NAME),
+        "kind": Field("enum", True, EVENT_KINDS),
         "start": Field("date"), "end": Field("date"), "place": Field("ref", ref="places"),
         "organisers": Field("reflist", ref="organisations"),
         "participants": Field("reflist", ref="organisations"),
@@ -82,13 +92,14 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "evidence": Field("evidence", True),
     },
     "contacts": {
-        "id": Field("slug", True), "name": REQ, "role": S,
-        "organisation": Field("ref", ref="organisations"), "email": S,
+        "id": SLUG_ID, "name": Field("str", True, max_len=NAME), "role": S,
+        "organisation": Field("ref", ref="organisations"), "email": Field("str", max_len=LONG_NAME),
         "evidence": Field("evidence", True),
     },
     "market_facts": {
-        "id": Field("slug", True), "topic": REQ, "sector": Field("ref", ref="sectors"),
-        "metric": REQ, "value": Field("float"), "unit": S, "year": Field("int"), "note": S,
+        "id": SLUG_ID, "topic": Field("str", True, max_len=NAME), "sector": Field("ref", ref="sectors"),
+        "metric": Field("str", True, max_len=LONG_NAME), "value": Field("float"),
+        "unit": Field("str", max_len=100), "year": Field("int"), "note": S,
         "evidence": Field("evidence", True),
     },
 }

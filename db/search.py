@@ -3,10 +3,15 @@ each hit with the reasons it matched; broader alternatives when nothing matches.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from dataclasses import dataclass, replace
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select, union
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from db import models as m
 from db.common import path_range, summaries
@@ -81,21 +86,19 @@ def _search(session, ref, sector, place, country, kind, name, limit, offset, bro
     if not criteria:
         return SearchResult([], 0, False, offset, limit, criteria, {"query": "no criteria"})
 
-    conditions = _conditions(ref, sec, pl, kind_group, name_scores if "name" in asked else None)
+    flt = _filter(ref, sec, pl, kind_group)
     if "name" in asked and not name_scores:
         pks, total, capped = [], 0, False
     elif "name" in asked:
         # At most 50 name candidates: filter them in SQL, order by name similarity.
-        allowed = set(session.scalars(select(m.Organisation.pk).where(*conditions)))
+        allowed = set(session.scalars(select(m.Organisation.pk).where(
+            *_where(replace(flt, pks=tuple(name_scores)), "pks"))))
         ranked = [pk for pk in sorted(name_scores, key=lambda p: -name_scores[p]) if pk in allowed]
         total, capped = len(ranked), False
         pks = ranked[offset : offset + limit]
     else:
-        q = (select(m.Organisation.pk).where(*conditions)
-             .order_by(m.Organisation.rank_weight.desc(), m.Organisation.name, m.Organisation.pk))
-        pks = list(session.scalars(q.offset(offset).limit(limit)))
-        counted = session.scalar(select(func.count()).select_from(
-            select(m.Organisation.pk).where(*conditions).limit(COUNT_CAP + 1).subquery()))
+        pks = ranked_pks(session, flt, offset, limit)
+        counted = count_matches(session, flt, COUNT_CAP + 1)
         total, capped = min(counted, COUNT_CAP), counted > COUNT_CAP
     hits = _hits(session, ref, pks, sec, pl, kind_group, name_scores, asked.get("name"))
     alternatives = []
@@ -104,22 +107,155 @@ def _search(session, ref, sector, place, country, kind, name, limit, offset, bro
     return SearchResult(hits, total, capped, offset, limit, criteria, {}, {}, alternatives)
 
 
-def _conditions(ref: Reference, sec: SectorRow | None, pl: PlaceRow | None, kind_group: str | None,
-                name_scores: dict[int, float] | None) -> list:
+# --------------------------------------------------------------------------- filter queries
+#
+# A filter (sector subtree, place range, kinds) is answered in one of three ways, whichever the
+# row counts say reads least: walk organisations in result order (ix_org_rank_order) and stop
+# after the page, when matches are common; or start from the smaller side, the organisations of
+# the kinds/place asked (ix_org_kind_place, ix_org_place_rank) or of the sectors asked
+# (ix_orgsector_sector), and sort what matches. Every way returns the same rows in the same
+# order; only the work differs. Counts of organisations per kind+place and per sector, cached a
+# few minutes per database, drive the choice (stale counts only cost speed).
+
+STATS_TTL_S = 600.0
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What matching organisations must satisfy; None means "not asked"."""
+
+    sectors: tuple[str, ...] | None = None  # sector ids, the asked sector's whole subtree
+    place: tuple[str, str] | None = None  # place_path range [lo, hi)
+    kinds: tuple[str, ...] | None = None
+    pks: tuple[int, ...] | None = None  # name matches, when the search is by name
+
+
+@dataclass(frozen=True)
+class _Stats:
+    version: str
+    total: int
+    kind_place: dict[tuple[str, str], int]
+    sectors: dict[str, int]
+    at: float
+
+
+_stats_cache: dict[str, _Stats] = {}
+
+
+class _NoIndex(ColumnElement):
+    """`+column` on SQLite, the documented way to keep the planner from using an index on that
+    term (the value is unchanged); the bare column elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column):
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_NoIndex)
+def _no_index_default(element, compiler, **kw):
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_NoIndex, "sqlite")
+def _no_index_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.column, **kw)
+
+
+def _filter(ref: Reference, sec: SectorRow | None, pl: PlaceRow | None, kind_group: str | None) -> Filter:
+    return Filter(
+        sectors=tuple(ref.sector_subtree(sec)) if sec is not None else None,
+        place=path_range(pl.path) if pl is not None else None,
+        kinds=tuple(kinds_of(kind_group)) if kind_group is not None else None,
+    )
+
+
+def _stats(session: Session) -> _Stats:
+    key = str(session.get_bind().url)
+    version = reference(session).version
+    now = time.monotonic()
+    st = _stats_cache.get(key)
+    if st is not None and st.version == version and now - st.at < STATS_TTL_S:
+        return st
+    o, s = m.Organisation, m.OrganisationSector
+    kind_place = {(k, p): n for k, p, n in session.execute(
+        select(o.kind, o.place_path, func.count()).group_by(o.kind, o.place_path))}
+    sectors = dict(session.execute(select(s.sector_id, func.count()).group_by(s.sector_id)).all())
+    st = _stats_cache[key] = _Stats(version, sum(kind_place.values()), kind_place, sectors, now)
+    return st
+
+
+def _plan(session: Session, flt: Filter, need: int | None) -> str:
+    """"rank", "kp" or "sector": the cheapest way to find the first `need` rows in result order,
+    or (need None) to count matches up to COUNT_CAP."""
+    st = _stats(session)
+    total = max(st.total, 1)
+    lo, hi = flt.place or ("", "")
+    n_kp = sum(n for (k, p), n in st.kind_place.items()
+               if (flt.kinds is None or k in flt.kinds) and (flt.place is None or lo <= p < hi))
+    probe = 2.0 if flt.sectors is not None else 0.0  # a look-up in organisation_sectors per row
+    n_s = min(total, sum(st.sectors.get(x, 0) for x in flt.sectors)) if flt.sectors is not None else total
+    matches = n_kp * n_s / total
+    costs: dict[str, float] = {}
+    if need is not None:
+        # Rows walked in result order until `need` matches have been seen.
+        walked = min(total, need * total / matches) if matches else total
+        costs["rank"] = walked * (1 + probe * n_kp / total)
+        sort = 2.0 * matches
+        if flt.place is not None or flt.kinds is not None:
+            costs["kp"] = n_kp * (1 + probe) + sort
+        if flt.sectors is not None:
+            costs["sector"] = n_s * 3.0 + sort
+    else:
+        share = min(1.0, (COUNT_CAP + 1) / matches) if matches else 1.0  # stop at the cap
+        costs["rank"] = total * share * (1 + probe * n_kp / total)
+        if flt.place is not None or flt.kinds is not None:
+            costs["kp"] = n_kp * share * (1 + probe)
+        if flt.sectors is not None:
+            costs["sector"] = n_s + n_s * share * 2.0
+    return min(costs, key=costs.get)
+
+
+def _where(flt: Filter, mode: str) -> list:
+    """Conditions for `flt`, written so that the backend starts from the side `mode` names."""
+    o, s = m.Organisation, m.OrganisationSector
+    kp = mode == "kp"
     conds = []
-    if sec is not None:
-        conds.append(exists().where(
-            m.OrganisationSector.org_pk == m.Organisation.pk,
-            m.OrganisationSector.sector_id.in_(ref.sector_subtree(sec)),
-        ))
-    if pl is not None:
-        lo, hi = path_range(pl.path)
-        conds += [m.Organisation.place_path >= lo, m.Organisation.place_path < hi]
-    if kind_group is not None:
-        conds.append(m.Organisation.kind.in_(kinds_of(kind_group)))
-    if name_scores is not None:
-        conds.append(m.Organisation.pk.in_(list(name_scores) or [-1]))
+    if flt.pks is not None:
+        conds.append(o.pk.in_(list(flt.pks) or [-1]))
+    if flt.kinds is not None:
+        conds.append((o.kind if kp else _NoIndex(o.kind)).in_(flt.kinds))
+    if flt.place is not None:
+        path = o.place_path if kp else _NoIndex(o.place_path)
+        conds += [path >= flt.place[0], path < flt.place[1]]
+    if flt.sectors is not None:
+        if mode == "sector":
+            conds.append(o.pk.in_(select(s.org_pk).where(s.sector_id.in_(flt.sectors))))
+        else:
+            # One range read of the organisation's own sectors rather than one probe per sector id.
+            conds.append(exists().where(s.org_pk == o.pk, _NoIndex(s.sector_id).in_(flt.sectors)))
     return conds
+
+
+def ranked_pks(session: Session, flt: Filter, offset: int, limit: int, by_name: bool = True) -> list[int]:
+    """Primary keys of the organisations matching `flt`, by rank_weight desc, then name (unless
+    `by_name` is false), then pk; the `limit` rows after `offset`."""
+    o = m.Organisation
+    mode = _plan(session, flt, offset + limit)
+    # Outside "rank", `rank_weight + 0` (the same value) keeps the backend from walking the rank
+    # index hoping to meet matches early: it sorts the matches of the side it starts from.
+    rank = o.rank_weight if mode == "rank" else o.rank_weight + literal_column("0")
+    order = [rank.desc(), o.name, o.pk] if by_name else [rank.desc(), o.pk]
+    q = select(o.pk).where(*_where(flt, mode)).order_by(*order).offset(offset).limit(limit)
+    return list(session.scalars(q))
+
+
+def count_matches(session: Session, flt: Filter, cap: int) -> int:
+    """How many organisations match `flt`, counting no further than `cap`."""
+    inner = select(m.Organisation.pk).where(*_where(flt, _plan(session, flt, None))).limit(cap)
+    return session.scalar(select(func.count()).select_from(inner.subquery()))
 
 
 def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group, name_scores, name) -> list[OrgHit]:
@@ -138,7 +274,8 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
         reasons, parts = [], []
         if name is not None:
             s = name_scores.get(pk, 0.0)
-            names = session.scalars(select(m.OrganisationName.name).where(m.OrganisationName.org_pk == pk)).all()
+            names = session.scalars(select(m.OrganisationName.name).where(m.OrganisationName.org_pk == pk)
+                                    .order_by(m.OrganisationName.id)).all()
             reasons.append(f"name matches “{name}”" if s >= 100 else f"name is close to “{name}”")
             aliases = [n for n in names if n != info.name]
             if aliases and s < 100:
@@ -175,10 +312,17 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
 def _tie_counts(session: Session, pks: list[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
     for a, b in session.execute(select(m.Partnership.org_a_pk, m.Partnership.org_b_pk).where(
-            m.Partnership.org_a_pk.in_(pks) | m.Partnership.org_b_pk.in_(pks))):
+            m.Partnership.pk.in_(ties_of(pks)))):
         counts[a] += 1
         counts[b] += 1
     return counts
+
+
+def ties_of(pks: list[int]):
+    """A subquery of the partnership keys with one of `pks` on either side. Written as a union of
+    the two sides so that each side uses its own index (SQLite scans the whole table for `OR`)."""
+    p = m.Partnership.__table__.alias("tie")
+    return union(select(p.c.pk).where(p.c.org_a_pk.in_(pks)), select(p.c.pk).where(p.c.org_b_pk.in_(pks))).scalar_subquery()
 
 
 def _ancestors(rows: dict, row, stop_kinds=()) -> list:
@@ -215,13 +359,11 @@ def _alternatives(session, ref: Reference, sec, pl, kind_group, name) -> list[Al
         if key in seen:
             continue
         seen.add(key)
-        conds = _conditions(ref, s, p, k, None)
-        pks = list(session.scalars(select(m.Organisation.pk).where(*conds)
-                                   .order_by(m.Organisation.rank_weight.desc(), m.Organisation.name).limit(3)))
+        flt = _filter(ref, s, p, k)
+        pks = ranked_pks(session, flt, 0, 3)
         if not pks:
             continue
-        total = session.scalar(select(func.count()).select_from(
-            select(m.Organisation.pk).where(*conds).limit(COUNT_CAP + 1).subquery()))
+        total = count_matches(session, flt, COUNT_CAP + 1)
         infos = summaries(session, ref, pks)
         crit = {k2: v for k2, v in {"sector": s.name if s else None, "place": p.name if p else None,
                                      "kind": k}.items() if v}

@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from db import models as m
 from db.engine import session_scope
+from db.kinds import KIND_WORDS
+from db.partners import PARTNERSHIP_KIND_WORDS
 from db.reference import DEMONYMS, kb_version, reference
 from db.results import Vocabulary, VocabularyEntry
 
@@ -46,4 +48,6 @@ def vocabulary(url: str | None = None) -> Vocabulary:
                 entries.append(VocabularyEntry("event_name", series, series))
         for (topic,) in session.execute(select(m.MarketFact.topic).distinct()):
             entries.append(VocabularyEntry("market_topic", topic, topic))
+        entries += [VocabularyEntry("org_kind", word, kind) for word, kind in KIND_WORDS.items()]
+        entries += [VocabularyEntry("partnership_kind", word, kind) for word, kind in PARTNERSHIP_KIND_WORDS.items()]
         return Vocabulary(ref.version, entries)

@@ -1,0 +1,51 @@
+"""Public channels must never let a typed message act as a Rasa command (`/intent{...}` sets
+intents and slots). Button payloads the assistant sends are signed for the conversation they are
+sent to; only a signed payload coming back from that conversation is let through as a command.
+Anything else that starts with "/" reaches the NLU as plain text."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from bot.settings import secret
+
+MARK = "~k="
+NEUTRAL_PREFIX = "\u2060"  # WORD JOINER: invisible, not whitespace, so Rasa's "/" check fails
+MAX_MESSAGE_CHARS = 10_000
+
+
+def _mac(payload: str, sender_id: str) -> str:
+    return hmac.new(secret(), f"{sender_id}\x1f{payload}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def sign(payload: str, sender_id: str) -> str:
+    """`payload` with a signature for `sender_id` when it is a command; unchanged otherwise."""
+    if not isinstance(payload, str) or not payload.startswith("/") or MARK in payload:
+        return payload
+    return f"{payload}{MARK}{_mac(payload, sender_id)}"
+
+
+def screen(text: object, sender_id: str) -> str:
+    """What may reach the assistant from a public channel: a verified command without its
+    signature, or the user's text made inert as a command (and cut to MAX_MESSAGE_CHARS)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text[:MAX_MESSAGE_CHARS]
+    stripped = text.strip()
+    if not stripped.startswith("/"):
+        return text
+    body, sep, mac = stripped.rpartition(MARK)
+    if sep and hmac.compare_digest(mac, _mac(body, sender_id)):
+        return body
+    return NEUTRAL_PREFIX + stripped
+
+
+def sign_buttons(message: dict, sender_id: str) -> dict:
+    """A copy of an outgoing message with every button/quick-reply payload signed."""
+    out = dict(message)
+    for key in ("buttons", "quick_replies"):
+        if isinstance(out.get(key), list):
+            out[key] = [dict(b, payload=sign(b.get("payload", ""), sender_id)) if isinstance(b, dict) else b
+                        for b in out[key]]
+    return out
