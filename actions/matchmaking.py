@@ -18,6 +18,11 @@ _TARGET_BEFORE = re.compile(r"\b(in|into|to|with|towards|from the)\s+(the\s+)?$"
 _DEMONYM = re.compile(r"(ese|ish|ch|an|ian)$", re.IGNORECASE)
 
 
+def _is_demonym(said: str, value: str | None) -> bool:
+    """ "French" for France, "Japanese" for Japan: an adjective, i.e. not the name itself."""
+    return bool(said) and said.lower() != (value or "").lower() and bool(_DEMONYM.search(said))
+
+
 def split_home_target(tracker: Tracker) -> tuple[str | None, str | None]:
     """Where the requester is (home) and where they look (target), from place/country entities:
     "in/to/with X" marks a target; "a French SME", a city or region marks home."""
@@ -29,7 +34,7 @@ def split_home_target(tracker: Tracker) -> tuple[str | None, str | None]:
         value, start = clean(ent.get("value")), ent.get("start")
         before = text[max(0, start - 20):start] if isinstance(start, int) else ""
         said = text[start:ent.get("end")] if isinstance(start, int) else ""
-        is_target = bool(_TARGET_BEFORE.search(before)) and not _DEMONYM.search(said or "")
+        is_target = bool(_TARGET_BEFORE.search(before)) and not _is_demonym(said, value)
         if ent.get("entity") == "place" and not is_target:
             home = home if home and home != value else value
         elif is_target and target is None:
@@ -52,6 +57,7 @@ class ActionExtractProfile(Action):
         sectors = entities(tracker, "sector")
         values = {"profile_sector": ", ".join(sectors) if sectors else None, "profile_home": home,
                   "profile_target": target, "profile_kind": entity(tracker, "org_kind")}
+        # Only what was said now; earlier answers stay, and the form asks for what is missing.
         return [SlotSet(k, v) for k, v in values.items() if v]
 
 

@@ -8,6 +8,7 @@ Usage: python -m bot.train [--force]
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -39,6 +40,14 @@ def ensure_model(force: bool = False) -> Path:
     if target.exists() and not force:
         return target
     MODELS.mkdir(parents=True, exist_ok=True)
+    with (MODELS / ".train.lock").open("w") as lock:  # one trainer at a time across processes
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists() and not force:
+            return target
+        return _train(target)
+
+
+def _train(target: Path) -> Path:
     print(f"Training the assistant (inputs changed) → {target.name} …", flush=True)
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
     cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--data", "data", "--domain", "domain.yml",

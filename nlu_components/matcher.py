@@ -15,7 +15,7 @@ from spacy.matcher import PhraseMatcher
 # Overlapping matches: the longest span wins. Different labels on the very same span are all
 # reported ("regenerative medicine" is a sector and a market topic; "Toyama" a place and part of
 # an organisation's aliases): the action for the intent picks the one it needs.
-PRIORITY = ["org_name", "programme", "event_name", "market_topic", "sector", "place", "country",
+PRIORITY = ["org_name", "programme", "event_name", "sector", "place", "country", "market_topic",
             "partnership_kind", "org_kind"]
 FUZZY_LABELS = {"org_name", "sector", "place", "country", "programme", "event_name"}
 FUZZY_MIN_CHARS = 5
