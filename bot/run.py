@@ -10,56 +10,38 @@ Usage: python -m bot.run
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from bot import settings
+from bot.launch import PY, assistant_env, start_actions, start_rasa, wait_http
+from bot.launch import stop as stop_procs
 from bot.train import ensure_model
 
 
 def local_env() -> dict[str, str]:
     """The environment every child process gets, with local defaults filled in."""
-    env = dict(os.environ)
-    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env = assistant_env()
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{settings.action_port()}/webhook")
     env.setdefault("TRACKER_URL", f"sqlite:///{settings.VAR / 'trackers.db'}")
     env.setdefault("RASA_URL", settings.rasa_url())
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = str(settings.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
-def commands(model: Path) -> dict[str, list[str]]:
-    py = sys.executable
-    rasa = str(Path(py).with_name("rasa"))
-    origins = os.environ.get("KAKEHASHI_ALLOWED_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
-    cmds = {
-        "actions": [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port())],
-        "rasa": [rasa, "run", "--model", str(model), "--port", str(settings.rasa_port()),
-                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                 "--cors", *origins.split(","), "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1")],
-        "web": [py, "-m", "bot.web"],
+def start_all(model: Path, env: dict[str, str]) -> dict[str, subprocess.Popen]:
+    origins = env.get("KAKEHASHI_ALLOWED_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
+    procs = {
+        "actions": start_actions(env, settings.action_port()),
+        "rasa": start_rasa(env, model, settings.rasa_port(), extra=[
+            "--cors", *origins.split(","), "--interface", env.get("RASA_INTERFACE", "127.0.0.1")]),
+        "web": subprocess.Popen([PY, "-m", "bot.web"], cwd=settings.ROOT, env=env),  # noqa: S603
     }
-    if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        cmds["telegram"] = [py, "-m", "bot.telegram"]
-    return cmds
-
-
-def wait_ready(url: str, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL)
-                if resp.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.5)
-    return False
+    if env.get("TELEGRAM_BOT_TOKEN"):
+        procs["telegram"] = subprocess.Popen([PY, "-m", "bot.telegram"], cwd=settings.ROOT, env=env)  # noqa: S603
+    return procs
 
 
 def main() -> int:
@@ -70,9 +52,7 @@ def main() -> int:
     db.current_version()
     model = ensure_model()
     env = local_env()
-    procs: dict[str, subprocess.Popen] = {}
-    for name, cmd in commands(model).items():
-        procs[name] = subprocess.Popen(cmd, cwd=settings.ROOT, env=env)  # noqa: S603
+    procs = start_all(model, env)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -81,8 +61,13 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    ready = wait_ready(f"{settings.rasa_url()}/webhooks/rest/", 180)
-    if ready:
+    try:
+        waited = wait_http(f"{settings.rasa_url()}/webhooks/rest/", 300, procs["rasa"])
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"The assistant did not start: {exc}", file=sys.stderr)
+        waited = None
+    if waited is not None:
+        print(f"Ready in {waited:.0f} s.", flush=True)
         print(f"\nKakehashi is ready. Chat at http://localhost:{settings.web_port()}/ "
               f"(REST: {settings.rasa_url()}/webhooks/rest/webhook). Ctrl-C stops.\n", flush=True)
     try:
@@ -93,14 +78,7 @@ def main() -> int:
                     stop = True
             time.sleep(0.5)
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_procs(*procs.values())
     return 0
 
 
