@@ -34,6 +34,10 @@ _ORDINAL_RE = re.compile(
 )
 _YEAR_RE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+# All-capital names that are also ordinary words ("FIRM", "ALLIANCE", "IT") only match as written.
+_COMMON_WORDS = {"firm", "alliance", "fit", "it", "us", "am", "an", "as", "at", "be", "by", "do", "go", "he", "if", "in",
+                 "is", "me", "my", "no", "of", "on", "or", "so", "to", "up", "we", "elbe", "health", "bio", "food",
+                 "net", "one", "all", "can", "may", "will", "win", "top", "key", "hub"}
 _STOP = {"the", "and", "with", "what", "which", "where", "about", "there", "their", "could", "would",
          "cluster", "clusters", "partner", "partners", "japan", "japanese", "europe", "european",
          "company", "companies", "looking", "working", "someone", "anyone", "other", "others", "please"}
@@ -69,6 +73,7 @@ class PhraseIndex:
         """`entries`: (label, phrase, canonical value)."""
         self.nlp = spacy.blank("en")
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        self.exact_case = PhraseMatcher(self.nlp.vocab, attr="ORTH")  # acronyms that are also words
         self.values: dict[str, tuple[str, str]] = {}  # match key → (label, value)
         self.cjk: list[tuple[str, str, str]] = []
         self.fuzzy: dict[str, list[tuple[str, str]]] = {}
@@ -83,6 +88,10 @@ class PhraseIndex:
                 continue
             key = f"{label}\x1f{value}"
             self.values[key] = (label, value)
+            raw = phrase.strip()
+            if raw.isupper() and folded in _COMMON_WORDS:
+                self.exact_case.add(key, [self.nlp.make_doc(raw)])
+                continue
             self.matcher.add(key, [self.nlp.make_doc(folded)])
             if label in FUZZY_LABELS and len(folded) >= FUZZY_MIN_CHARS:
                 self.fuzzy.setdefault(folded, []).append((label, value))
@@ -93,10 +102,13 @@ class PhraseIndex:
         folded = fold_text(text)
         doc = self.nlp.make_doc(folded)
         found: list[Found] = []
-        for match_id, start, end in self.matcher(doc):
-            label, value = self.values[self.nlp.vocab.strings[match_id]]
-            span = doc[start:end]
-            found.append(Found(label, span.start_char, span.end_char, text[span.start_char:span.end_char], value, 1.0))
+        raw_doc = self.nlp.make_doc(text)
+        for matcher, d in ((self.matcher, doc), (self.exact_case, raw_doc)):
+            for match_id, start, end in matcher(d):
+                label, value = self.values[self.nlp.vocab.strings[match_id]]
+                span = d[start:end]
+                found.append(Found(label, span.start_char, span.end_char, text[span.start_char:span.end_char],
+                                   value, 1.0))
         for label, phrase, value in self.cjk:
             for m in re.finditer(re.escape(phrase), folded):
                 found.append(Found(label, m.start(), m.end(), text[m.start():m.end()], value, 1.0))
