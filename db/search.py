@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from sqlalchemy import exists, func, literal_column, select, union
 from sqlalchemy.ext.compiler import compiles
@@ -44,8 +45,11 @@ def search_organisations(
 
 
 def _search(session, ref, sector, place, country, kind, name, limit, offset, broaden=True) -> SearchResult:
-    asked = {k: clean_query(v) for k, v in
-             dict(sector=sector, place=place, country=country, kind=kind, name=name).items() if v and clean_query(v)}
+    asked = {
+        k: clean_query(v)
+        for k, v in dict(sector=sector, place=place, country=country, kind=kind, name=name).items()
+        if v and clean_query(v)
+    }
     criteria, unresolved, suggestions = {}, {}, {}
     sec = pl = None
     kind_group = None
@@ -91,8 +95,9 @@ def _search(session, ref, sector, place, country, kind, name, limit, offset, bro
         pks, total, capped = [], 0, False
     elif "name" in asked:
         # At most 50 name candidates: filter them in SQL, order by name similarity.
-        allowed = set(session.scalars(select(m.Organisation.pk).where(
-            *_where(replace(flt, pks=tuple(name_scores)), "pks"))))
+        allowed = set(
+            session.scalars(select(m.Organisation.pk).where(*_where(replace(flt, pks=tuple(name_scores)), "pks")))
+        )
         ranked = [pk for pk in sorted(name_scores, key=lambda p: -name_scores[p]) if pk in allowed]
         total, capped = len(ranked), False
         pks = ranked[offset : offset + limit]
@@ -115,9 +120,11 @@ def _search(session, ref, sector, place, country, kind, name, limit, offset, bro
 # the kinds/place asked (ix_org_kind_place, ix_org_place_rank) or of the sectors asked
 # (ix_orgsector_sector), and sort what matches. Every way returns the same rows in the same
 # order; only the work differs. Counts of organisations per kind+place and per sector, cached a
-# few minutes per database, drive the choice (stale counts only cost speed).
+# few minutes per database (sooner when the highest pk jumps), drive the choice; stale counts
+# only cost speed.
 
 STATS_TTL_S = 600.0
+CHECK_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -130,13 +137,15 @@ class Filter:
     pks: tuple[int, ...] | None = None  # name matches, when the search is by name
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Stats:
     version: str
+    top: int  # the highest organisation pk when counted
     total: int
     kind_place: dict[tuple[str, str], int]
     sectors: dict[str, int]
     at: float
+    checked_at: float
 
 
 _stats_cache: dict[str, _Stats] = {}
@@ -147,7 +156,7 @@ class _NoIndex(ColumnElement):
     term (the value is unchanged); the bare column elsewhere."""
 
     inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+    _traverse_internals: ClassVar = [("column", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column):
         self.column = column
@@ -178,23 +187,36 @@ def _stats(session: Session) -> _Stats:
     now = time.monotonic()
     st = _stats_cache.get(key)
     if st is not None and st.version == version and now - st.at < STATS_TTL_S:
-        return st
+        if now - st.checked_at < CHECK_EVERY_S:
+            return st
+        # Bulk loads (synthetic organisations) do not change the version: a jump of the highest
+        # pk tells that the counts are off.
+        st.checked_at = now
+        top = session.scalar(select(func.coalesce(func.max(m.Organisation.pk), 0)))
+        if abs(top - st.top) <= max(1000, st.total // 10):
+            return st
     o, s = m.Organisation, m.OrganisationSector
-    kind_place = {(k, p): n for k, p, n in session.execute(
-        select(o.kind, o.place_path, func.count()).group_by(o.kind, o.place_path))}
+    top = session.scalar(select(func.coalesce(func.max(o.pk), 0)))
+    kind_place = {
+        (k, p): n
+        for k, p, n in session.execute(select(o.kind, o.place_path, func.count()).group_by(o.kind, o.place_path))
+    }
     sectors = dict(session.execute(select(s.sector_id, func.count()).group_by(s.sector_id)).all())
-    st = _stats_cache[key] = _Stats(version, sum(kind_place.values()), kind_place, sectors, now)
+    st = _stats_cache[key] = _Stats(version, top, sum(kind_place.values()), kind_place, sectors, now, now)
     return st
 
 
 def _plan(session: Session, flt: Filter, need: int | None) -> str:
-    """"rank", "kp" or "sector": the cheapest way to find the first `need` rows in result order,
+    """ "rank", "kp" or "sector": the cheapest way to find the first `need` rows in result order,
     or (need None) to count matches up to COUNT_CAP."""
     st = _stats(session)
     total = max(st.total, 1)
     lo, hi = flt.place or ("", "")
-    n_kp = sum(n for (k, p), n in st.kind_place.items()
-               if (flt.kinds is None or k in flt.kinds) and (flt.place is None or lo <= p < hi))
+    n_kp = sum(
+        n
+        for (k, p), n in st.kind_place.items()
+        if (flt.kinds is None or k in flt.kinds) and (flt.place is None or lo <= p < hi)
+    )
     probe = 2.0 if flt.sectors is not None else 0.0  # a look-up in organisation_sectors per row
     n_s = min(total, sum(st.sectors.get(x, 0) for x in flt.sectors)) if flt.sectors is not None else total
     matches = n_kp * n_s / total
@@ -234,8 +256,16 @@ def _where(flt: Filter, mode: str) -> list:
         if mode == "sector":
             conds.append(o.pk.in_(select(s.org_pk).where(s.sector_id.in_(flt.sectors))))
         else:
-            # One range read of the organisation's own sectors rather than one probe per sector id.
-            conds.append(exists().where(s.org_pk == o.pk, _NoIndex(s.sector_id).in_(flt.sectors)))
+            # A look-up among the organisation's own few sectors, row by row: one range read rather
+            # than a probe per sector id (SQLite: `+`), and never a hash of every organisation of
+            # a broad sector (PostgreSQL: OFFSET 0 keeps EXISTS from becoming a semi-join).
+            conds.append(
+                exists(
+                    select(literal_column("1"))
+                    .where(s.org_pk == o.pk, _NoIndex(s.sector_id).in_(flt.sectors))
+                    .offset(0)
+                )
+            )
     return conds
 
 
@@ -264,8 +294,9 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
     infos = summaries(session, ref, pks)
     org_rows = {o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(pks)))}
     sectors_of = defaultdict(list)
-    for org_pk, sid in session.execute(select(m.OrganisationSector.org_pk, m.OrganisationSector.sector_id)
-                                       .where(m.OrganisationSector.org_pk.in_(pks))):
+    for org_pk, sid in session.execute(
+        select(m.OrganisationSector.org_pk, m.OrganisationSector.sector_id).where(m.OrganisationSector.org_pk.in_(pks))
+    ):
         sectors_of[org_pk].append(sid)
     ties = _tie_counts(session, pks)
     hits = []
@@ -274,8 +305,9 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
         reasons, parts = [], []
         if name is not None:
             s = name_scores.get(pk, 0.0)
-            names = session.scalars(select(m.OrganisationName.name).where(m.OrganisationName.org_pk == pk)
-                                    .order_by(m.OrganisationName.id)).all()
+            names = session.scalars(
+                select(m.OrganisationName.name).where(m.OrganisationName.org_pk == pk).order_by(m.OrganisationName.id)
+            ).all()
             reasons.append(f"name matches “{name}”" if s >= 100 else f"name is close to “{name}”")
             aliases = [n for n in names if n != info.name]
             if aliases and s < 100:
@@ -311,8 +343,9 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
 
 def _tie_counts(session: Session, pks: list[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
-    for a, b in session.execute(select(m.Partnership.org_a_pk, m.Partnership.org_b_pk).where(
-            m.Partnership.pk.in_(ties_of(pks)))):
+    for a, b in session.execute(
+        select(m.Partnership.org_a_pk, m.Partnership.org_b_pk).where(m.Partnership.pk.in_(ties_of(pks)))
+    ):
         counts[a] += 1
         counts[b] += 1
     return counts
@@ -322,7 +355,9 @@ def ties_of(pks: list[int]):
     """A subquery of the partnership keys with one of `pks` on either side. Written as a union of
     the two sides so that each side uses its own index (SQLite scans the whole table for `OR`)."""
     p = m.Partnership.__table__.alias("tie")
-    return union(select(p.c.pk).where(p.c.org_a_pk.in_(pks)), select(p.c.pk).where(p.c.org_b_pk.in_(pks))).scalar_subquery()
+    return union(
+        select(p.c.pk).where(p.c.org_a_pk.in_(pks)), select(p.c.pk).where(p.c.org_b_pk.in_(pks))
+    ).scalar_subquery()
 
 
 def _ancestors(rows: dict, row, stop_kinds=()) -> list:
@@ -340,19 +375,28 @@ def _alternatives(session, ref: Reference, sec, pl, kind_group, name) -> list[Al
     a broader sector, both; the nearest ones first."""
     wider_places = _ancestors(ref.places, pl, stop_kinds=("union",)) if pl else []
     broader_secs = _ancestors(ref.sectors, sec) if sec else []
-    tries: list[tuple[str, SectorRow | None, PlaceRow | None, str | None]] = []
+    # Each broadening has a cost (a level up the place hierarchy or the sector taxonomy = 1,
+    # dropping the kind = 0.5); the cheapest ones that find something are offered first.
+    tries: list[tuple[float, str, SectorRow | None, PlaceRow | None, str | None]] = []
     if kind_group:
-        tries.append((f"any kind of organisation, not only {kind_label(kind_group)}s", sec, pl, None))
-    for wider in wider_places:
-        tries.append((f"{sec.name + ' in ' if sec else 'anything in '}the wider area of {wider.name}", sec, wider, None))
-    for broader in broader_secs:
-        tries.append((f"the broader sector {broader.name}" + (f" in {pl.name}" if pl else ""), broader, pl, None))
-    for broader in broader_secs:
-        for wider in wider_places:
-            tries.append((f"{broader.name} in {wider.name}", broader, wider, None))
+        tries.append((0.5, f"any kind of organisation, not only {kind_label(kind_group)}s", sec, pl, None))
+    sectors = [(0, sec)] + [(i + 1, s) for i, s in enumerate(broader_secs)] if sec else [(0, None)]
+    places = [(0, pl)] + [(i + 1, p) for i, p in enumerate(wider_places)] if pl else [(0, None)]
+    for s_up, s in sectors:
+        for p_up, p in places:
+            if s_up == p_up == 0:
+                continue
+            what = s.name if s else "anything"
+            if p_up:
+                desc = f"{what} in the wider area of {p.name}"
+            elif p:
+                desc = f"the broader sector {what} in {p.name}" if s_up else f"{what} in {p.name}"
+            else:
+                desc = f"the broader sector {what}"
+            tries.append((s_up + p_up, desc, s, p, None))
     if sec and pl:
-        tries.append((f"{sec.name} anywhere", sec, None, None))
-        tries.append((f"anything in {pl.name}", None, pl, None))
+        tries.append((len(wider_places) + 1, f"{sec.name} anywhere", sec, None, None))
+    tries = [t[1:] for t in sorted(tries, key=lambda t: t[0])]
     out, seen = [], {(sec.id if sec else None, pl.id if pl else None, kind_group)}
     for desc, s, p, k in tries[:16]:
         key = (s.id if s else None, p.id if p else None, k)
@@ -365,8 +409,9 @@ def _alternatives(session, ref: Reference, sec, pl, kind_group, name) -> list[Al
             continue
         total = count_matches(session, flt, COUNT_CAP + 1)
         infos = summaries(session, ref, pks)
-        crit = {k2: v for k2, v in {"sector": s.name if s else None, "place": p.name if p else None,
-                                     "kind": k}.items() if v}
+        crit = {
+            k2: v for k2, v in {"sector": s.name if s else None, "place": p.name if p else None, "kind": k}.items() if v
+        }
         out.append(Alternative(desc, crit, total, [infos[pk].name for pk in pks]))
         if len(out) >= 2:
             break
