@@ -1,6 +1,7 @@
 """The public channels the Rasa server loads (credentials.yml names them by module path):
-REST at /webhooks/rest/webhook and socket.io at /socket.io, both screening typed commands,
-signing button payloads, and answering with an apology rather than silence."""
+REST at /webhooks/rest/webhook and socket.io at /socket.io (the web widget), both screening typed
+commands, signing button payloads, limiting each conversation's message rate, accepting only the
+configured web origins, and answering with an apology rather than silence."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import hmac
 import logging
 import os
 import re
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
@@ -26,8 +29,14 @@ from bot.settings import secret
 
 logger = logging.getLogger(__name__)
 SENDER_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-NO_REPLY = ("Sorry — part of the assistant is temporarily unavailable, so I could not answer that. "
-            "Your conversation is kept: please try again in a minute.")
+SESSION_RE = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{24}$")
+NO_REPLY = (
+    "Sorry — part of the assistant is temporarily unavailable, so I could not answer that. "
+    "Your conversation is kept: please try again in a minute."
+)
+TOO_FAST = "You're sending messages too fast — please wait a few seconds, then try again."
+DEFAULT_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+DEFAULT_RATE = "10/10"  # messages / seconds, per conversation
 
 
 def _patch_sanic_websockets() -> None:
@@ -50,8 +59,59 @@ _patch_sanic_websockets()
 
 
 def allowed_origins() -> list[str]:
-    raw = os.environ.get("KAKEHASHI_ALLOWED_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
+    """The web origins (scheme://host[:port]) allowed to talk to the assistant from a browser;
+    "*" allows any. KAKEHASHI_ALLOWED_ORIGINS, comma-separated."""
+    raw = os.environ.get("KAKEHASHI_ALLOWED_ORIGINS", DEFAULT_ORIGINS)
     return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+
+
+def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
+    """A request without an Origin header comes from a server-side client (e.g. the Telegram
+    bot), not from a web page, and is allowed; a web page only from an allowed origin."""
+    if not origin:
+        return True
+    return "*" in allowed or origin.rstrip("/") in allowed
+
+
+def rate_limit() -> tuple[int, float] | None:
+    """(burst, seconds) from KAKEHASHI_RATE_LIMIT="10/10" (10 messages per 10 s, per
+    conversation); "off" or "0" disables the limit."""
+    raw = os.environ.get("KAKEHASHI_RATE_LIMIT", DEFAULT_RATE).strip().lower()
+    if raw in {"", "0", "off", "none"}:
+        return None
+    try:
+        count, _, seconds = raw.partition("/")
+        burst, period = int(count), float(seconds or "1")
+    except ValueError:
+        logger.warning("KAKEHASHI_RATE_LIMIT=%r is not 'messages/seconds'; using %s", raw, DEFAULT_RATE)
+        burst, period = 10, 10.0
+    return (burst, period) if burst > 0 and period > 0 else None
+
+
+class RateLimiter:
+    """A token bucket per conversation: up to `burst` messages at once, refilled at
+    `burst / period` messages per second. Idle buckets are forgotten beyond `max_keys`."""
+
+    def __init__(
+        self, burst: int, period: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        self.burst, self.rate, self.clock, self.max_keys = float(burst), burst / period, clock, max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
+
+    @classmethod
+    def from_env(cls) -> RateLimiter | None:
+        limit = rate_limit()
+        return cls(*limit) if limit else None
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        tokens, at = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        allowed = tokens >= 1
+        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)  # least recently used
+        return allowed
 
 
 def with_apology(messages: list[dict], sender_id: str) -> list[dict]:
@@ -59,6 +119,14 @@ def with_apology(messages: list[dict], sender_id: str) -> list[dict]:
     if not messages:
         return [{"recipient_id": sender_id, "text": NO_REPLY}]
     return [sign_buttons(m, sender_id) for m in messages]
+
+
+def _metadata(body: dict) -> dict:
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    # Only small, known context keys pass (e.g. the hosting cluster site of the web widget).
+    return {k: str(v)[:200] for k, v in meta.items() if k in {"site_cluster", "language", "page"}}
 
 
 class SafeRestInput(InputChannel):
@@ -70,6 +138,8 @@ class SafeRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("kakehashi_rest", __name__)
+        origins = allowed_origins()
+        limiter = RateLimiter.from_env()
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -77,6 +147,8 @@ class SafeRestInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not origin_allowed(request.headers.get("origin"), origins):
+                return response.json({"error": "this web origin may not use the assistant"}, status=403)
             try:
                 body = request.json
             except Exception:
@@ -85,15 +157,22 @@ class SafeRestInput(InputChannel):
                 return response.json({"error": "expected a JSON object with 'sender' and 'message'"}, status=400)
             sender = body.get("sender")
             if not isinstance(sender, str) or not SENDER_RE.match(sender):
-                return response.json({"error": "'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : @ -"},
-                                     status=400)
+                return response.json(
+                    {"error": "'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : @ -"}, status=400
+                )
+            if SESSION_RE.match(sender):
+                # Web widget conversations belong to their socket.io session: not reachable over REST.
+                return response.json({"error": "this conversation belongs to the web widget"}, status=403)
             if not isinstance(body.get("message", ""), str):
                 return response.json({"error": "'message' must be a string"}, status=400)
+            if limiter is not None and not limiter.allow(sender):
+                return response.json([{"recipient_id": sender, "text": TOO_FAST}])
             collector = CollectingOutputChannel()
             text = screen(body.get("message", ""), sender)
             try:
-                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                                 metadata=_metadata(body)))
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=_metadata(body))
+                )
             except Exception:
                 logger.exception("rest: message from %s failed", sender)
             return response.json(with_apology(collector.messages, sender))
@@ -101,25 +180,53 @@ class SafeRestInput(InputChannel):
         return bp
 
 
-def _metadata(body: dict) -> dict:
-    meta = body.get("metadata")
-    if not isinstance(meta, dict):
-        return {}
-    # Only small, known context keys pass (e.g. the hosting cluster site of the web widget).
-    return {k: str(v)[:200] for k, v in meta.items() if k in {"site_cluster", "language", "page"}}
+def widget_message(message: dict[str, Any]) -> dict[str, Any] | None:
+    """One bot message as one socket.io event: text, quick replies, custom payload (cards, staff
+    marks) and attachment together, so that the widget can render them as one unit. (Rasa's own
+    socket.io output splits text at blank lines and sends custom payloads separately — and its
+    send_custom_json fails on python-socketio 5.)"""
+    out: dict[str, Any] = {}
+    if isinstance(message.get("text"), str) and message["text"].strip():
+        out["text"] = message["text"]
+    buttons = message.get("quick_replies") or message.get("buttons")
+    if isinstance(buttons, list) and buttons:
+        out["quick_replies"] = [
+            {"content_type": "text", "title": str(b.get("title", "")), "payload": b.get("payload", "")}
+            for b in buttons
+            if isinstance(b, dict)
+        ]
+    if isinstance(message.get("custom"), dict):
+        out["custom"] = message["custom"]
+    if message.get("image"):
+        out["attachment"] = {"type": "image", "payload": {"src": message["image"]}}
+    elif message.get("attachment"):
+        out["attachment"] = message["attachment"]
+    return out or None
 
 
 class _SigningSocketIOOutput(SocketIOOutput):
-    def __init__(self, sio: AsyncServer, bot_message_evt: str, sender_id: str) -> None:
+    """socket.io output to a session's room: one event per bot message, button payloads signed
+    for that session."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         super().__init__(sio, bot_message_evt)
-        self.sender_id = sender_id
         self.sent = 0
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         self.sent += 1
         if isinstance(response, dict):
-            response = sign_buttons(response, self.sender_id)
+            response = sign_buttons(response, socket_id)  # socket_id is the session id (the room)
+            # Every tab of the conversation gets the message; the id lets them store it once.
+            response.setdefault("id", uuid.uuid4().hex)
         await super()._send_message(socket_id, response)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        event = widget_message(message)
+        if event is not None:
+            await self._send_message(recipient_id, event)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"custom": json_message})
 
 
 def session_token(session_id: str) -> str:
@@ -133,53 +240,90 @@ def issue_session() -> str:
 
 
 def valid_session(value: Any) -> bool:
-    if not isinstance(value, str) or value.count(".") != 1:
+    if not isinstance(value, str) or not SESSION_RE.match(value):
         return False
     sid, mac = value.split(".")
-    return bool(re.fullmatch(r"[0-9a-f]{32}", sid)) and hmac.compare_digest(mac, session_token(sid))
+    return hmac.compare_digest(mac, session_token(sid))
+
+
+class _CorsOwnBlueprint(SocketBlueprint):
+    """Attaches socket.io so that only python-socketio answers CORS for it: with `rasa run --cors`,
+    Sanic-CORS would add a second Access-Control-Allow-Origin header, which browsers reject."""
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        from sanic_cors.core import SANIC_CORS_EVALUATED
+
+        path = "/" + self.ctx.socketio_path.strip("/")
+
+        async def socketio_answers_cors(request: Request) -> None:
+            if request.path.rstrip("/") == path:
+                setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+
+        app.register_middleware(socketio_answers_cors, "request")
+        super().register(app, options)
 
 
 class SafeSocketIOInput(SocketIOInput):
     """socket.io channel with sessions the server issues (a client cannot pick another's),
-    origins limited to KAKEHASHI_ALLOWED_ORIGINS, screened input and signed payloads."""
+    origins limited to KAKEHASHI_ALLOWED_ORIGINS, a message rate limit per session, screened
+    input and signed payloads."""
 
     @classmethod
     def name(cls) -> str:
         return "socketio"
 
+    def get_output_channel(self) -> OutputChannel | None:
+        """What Rasa uses to reach a conversation outside a request (e.g. reminders)."""
+        return _SigningSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=allowed_origins())
-        bp = SocketBlueprint(sio, self.socketio_path, "kakehashi_socketio", __name__)
+        origins = allowed_origins()
+        # python-socketio refuses other origins (HTTP 400) for polling and websocket alike. An
+        # empty list would mean "do not check" to it: fall back to the server's own origin.
+        cors: Any = "*" if "*" in origins else (origins or None)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=cors, cors_credentials=False)
+        bp = _CorsOwnBlueprint(sio, self.socketio_path, "kakehashi_socketio", __name__)
         self.sio = sio
+        ns = self.namespace or "/"
+        limiter = RateLimiter.from_env()
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @sio.on("connect", namespace=self.namespace)
+        @sio.on("connect", namespace=ns)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
-            return True
+            return origin_allowed(environ.get("HTTP_ORIGIN"), origins) if cors is not None else True
 
-        @sio.on("session_request", namespace=self.namespace)
+        @sio.on("session_request", namespace=ns)
         async def session_request(sid: str, data: Any) -> None:
             wanted = data.get("session_id") if isinstance(data, dict) else None
             session_id = wanted if valid_session(wanted) else issue_session()
-            sio.enter_room(sid, session_id)
-            await sio.emit("session_confirm", session_id, room=sid)
+            for room in sio.rooms(sid, namespace=ns):  # one conversation per connection
+                if room not in (sid, session_id):
+                    sio.leave_room(sid, room, namespace=ns)
+            sio.enter_room(sid, session_id, namespace=ns)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=ns)
 
-        @sio.on(self.user_message_evt, namespace=self.namespace)
+        @sio.on(self.user_message_evt, namespace=ns)
         async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict) or not valid_session(data.get("session_id")):
-                await sio.emit("kakehashi_error", {"error": "unknown session; request a session first"}, room=sid)
+                await sio.emit(
+                    "kakehashi_error", {"error": "unknown session; request a session first"}, room=sid, namespace=ns
+                )
                 return
             session_id = data["session_id"]
-            if session_id not in sio.rooms(sid, namespace=self.namespace):
-                sio.enter_room(sid, session_id)
-            output = _SigningSocketIOOutput(sio, self.bot_message_evt, session_id)
+            if session_id not in sio.rooms(sid, namespace=ns):
+                sio.enter_room(sid, session_id, namespace=ns)
+            if limiter is not None and not limiter.allow(session_id):
+                await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": TOO_FAST}, room=sid, namespace=ns)
+                return
+            output = _SigningSocketIOOutput(sio, self.bot_message_evt)
             text = screen(data.get("message", ""), session_id)
             try:
-                await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),
-                                                 metadata=_metadata(data)))
+                await on_new_message(
+                    UserMessage(text, output, session_id, input_channel=self.name(), metadata=_metadata(data))
+                )
             except Exception:
                 logger.exception("socketio: message in session %s failed", session_id)
             if output.sent == 0:
