@@ -394,22 +394,15 @@ def _check_semantics(dataset, ids, session, add) -> None:
         parties = rec.data.get("parties")
         if isinstance(parties, list) and parties == _texts(parties) and (len(parties) != 2 or len(set(parties)) != 2):
             add(rec, "parties", "must name exactly two different organisations")
-    for rec in dataset.records["places"]:
-        seen, cur = {rec.id}, rec.data.get("parent")
-        while isinstance(cur, str) and cur in ids["places"]:
-            if cur in seen:
-                add(rec, "parent", "the place hierarchy has a cycle")
-                break
-            seen.add(cur)
-            cur = ids["places"][cur].data.get("parent")
-    for rec in dataset.records["sectors"]:
-        seen, cur = {rec.id}, rec.data.get("parent")
-        while isinstance(cur, str) and cur in ids["sectors"]:
-            if cur in seen:
-                add(rec, "parent", "the sector taxonomy has a cycle")
-                break
-            seen.add(cur)
-            cur = ids["sectors"][cur].data.get("parent")
+    for section, what in (("places", "the place hierarchy"), ("sectors", "the sector taxonomy")):
+        for rec in dataset.records[section]:
+            seen, cur = {rec.id}, rec.data.get("parent")
+            while isinstance(cur, str) and cur in ids[section]:
+                if cur in seen:
+                    add(rec, "parent", f"{what} has a cycle")
+                    break
+                seen.add(cur)
+                cur = ids[section][cur].data.get("parent")
     for rec in dataset.records["events"]:
         start, end = rec.data.get("start"), rec.data.get("end")
         if isinstance(start, str) and isinstance(end, str) and DATE_RE.match(start) and DATE_RE.match(end):
