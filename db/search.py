@@ -292,12 +292,21 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
     if not pks:
         return []
     infos = summaries(session, ref, pks)
-    org_rows = {o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(pks)))}
-    sectors_of = defaultdict(list)
-    for org_pk, sid in session.execute(
-        select(m.OrganisationSector.org_pk, m.OrganisationSector.sector_id).where(m.OrganisationSector.org_pk.in_(pks))
-    ):
-        sectors_of[org_pk].append(sid)
+    # summaries() loaded these rows into the session: get() answers without a query.
+    org_rows = {pk: session.get(m.Organisation, pk) for pk in pks}
+    sectors_of, names_of = defaultdict(list), defaultdict(list)
+    if sec is not None:
+        os_ = m.OrganisationSector
+        for org_pk, sid in session.execute(
+            select(os_.org_pk, os_.sector_id).where(os_.org_pk.in_(pks)).order_by(os_.org_pk, os_.sector_id)
+        ):
+            sectors_of[org_pk].append(sid)
+    if name is not None:  # names and aliases of every hit in one query
+        on = m.OrganisationName
+        for org_pk, alias in session.execute(
+            select(on.org_pk, on.name).where(on.org_pk.in_(pks)).order_by(on.org_pk, on.id)
+        ):
+            names_of[org_pk].append(alias)
     ties = _tie_counts(session, pks)
     hits = []
     for pk in pks:
@@ -305,9 +314,7 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
         reasons, parts = [], []
         if name is not None:
             s = name_scores.get(pk, 0.0)
-            names = session.scalars(
-                select(m.OrganisationName.name).where(m.OrganisationName.org_pk == pk).order_by(m.OrganisationName.id)
-            ).all()
+            names = names_of[pk]
             reasons.append(f"name matches “{name}”" if s >= 100 else f"name is close to “{name}”")
             aliases = [n for n in names if n != info.name]
             if aliases and s < 100:
@@ -343,21 +350,22 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
 
 def _tie_counts(session: Session, pks: list[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
-    for a, b in session.execute(
-        select(m.Partnership.org_a_pk, m.Partnership.org_b_pk).where(m.Partnership.pk.in_(ties_of(pks)))
-    ):
+    for a, b in session.execute(select(m.Partnership.org_a_pk, m.Partnership.org_b_pk).where(ties_of(session, pks))):
         counts[a] += 1
         counts[b] += 1
     return counts
 
 
-def ties_of(pks: list[int]):
-    """A subquery of the partnership keys with one of `pks` on either side. Written as a union of
-    the two sides so that each side uses its own index (SQLite scans the whole table for `OR`)."""
-    p = m.Partnership.__table__.alias("tie")
-    return union(
-        select(p.c.pk).where(p.c.org_a_pk.in_(pks)), select(p.c.pk).where(p.c.org_b_pk.in_(pks))
-    ).scalar_subquery()
+def ties_of(session: Session, pks: list[int]):
+    """A condition on Partnership: one of `pks` on either side. On SQLite, a union of the two
+    sides so that each uses its own index (it scans the whole table for `OR`); PostgreSQL
+    combines both indexes for `OR` itself."""
+    p = m.Partnership
+    if session.get_bind().dialect.name != "sqlite":
+        return p.org_a_pk.in_(pks) | p.org_b_pk.in_(pks)
+    tie = m.Partnership.__table__.alias("tie")
+    sides = union(select(tie.c.pk).where(tie.c.org_a_pk.in_(pks)), select(tie.c.pk).where(tie.c.org_b_pk.in_(pks)))
+    return p.pk.in_(sides.scalar_subquery())
 
 
 def _ancestors(rows: dict, row, stop_kinds=()) -> list:
