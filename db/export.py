@@ -24,7 +24,8 @@ def export_dataset(url: str | None = None, include_synthetic: bool = False) -> d
         keep = {pk for pk, o in orgs.items() if include_synthetic or not o.synthetic}
         groups: dict[int, list[str]] = {}
         for mem in s.scalars(select(m.Membership)):
-            groups.setdefault(mem.member_pk, []).append(slug[mem.group_pk])
+            if mem.group_pk in keep:
+                groups.setdefault(mem.member_pk, []).append(slug[mem.group_pk])
 
         def clean(d: dict) -> dict:
             return {k: v for k, v in d.items() if v not in (None, [], {})}
@@ -54,6 +55,8 @@ def export_dataset(url: str | None = None, include_synthetic: bool = False) -> d
                 rules=[clean(dict(kind=r.kind, values=r.values, text=r.text)) for r in x.rules],
                 sectors=sorted(y.sector_id for y in x.sectors), evidence=ev.get(("programmes", x.id)))))
         for x in s.scalars(select(m.Partnership).order_by(m.Partnership.id)):
+            if x.org_a_pk not in keep or x.org_b_pk not in keep:
+                continue  # a synthetic tie is left out with its synthetic parties
             out["partnerships"].append(clean(dict(
                 id=x.id, parties=[slug[x.org_a_pk], slug[x.org_b_pk]], kind=x.kind, year=x.year, status=x.status,
                 outcome=x.outcome, programme=x.programme_id, sectors=sorted(y.sector_id for y in x.sectors),
@@ -61,11 +64,13 @@ def export_dataset(url: str | None = None, include_synthetic: bool = False) -> d
         for x in s.scalars(select(m.Event).order_by(m.Event.id)):
             out["events"].append(clean(dict(
                 id=x.id, name=x.name, series=x.series, kind=x.kind, start=x.start, end=x.end, place=x.place_id,
-                organisers=sorted(slug[o.org_pk] for o in x.orgs if o.role == "organiser"),
-                participants=sorted(slug[o.org_pk] for o in x.orgs if o.role == "participant"),
+                organisers=sorted(slug[o.org_pk] for o in x.orgs if o.role == "organiser" and o.org_pk in keep),
+                participants=sorted(slug[o.org_pk] for o in x.orgs if o.role == "participant" and o.org_pk in keep),
                 sectors=sorted(y.sector_id for y in x.sectors), figures=x.figures, description=x.description,
                 evidence=ev.get(("events", x.id)))))
         for x in s.scalars(select(m.Contact).order_by(m.Contact.id)):
+            if x.org_pk is not None and x.org_pk not in keep:
+                continue
             out["contacts"].append(clean(dict(id=x.id, name=x.name, role=x.role, organisation=slug.get(x.org_pk),
                                               email=x.email, evidence=ev.get(("contacts", x.id)))))
         for x in s.scalars(select(m.MarketFact).order_by(m.MarketFact.id)):

@@ -61,3 +61,8 @@ KIND_LABELS = {
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+def with_article(label: str) -> str:
+    """ "a cluster", "an association"."""
+    return ("an " if label[:1].lower() in "aeiou" else "a ") + label

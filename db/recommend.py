@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from db import models as m
 from db.common import path_range, sources_for, summaries
 from db.engine import session_scope
-from db.kinds import kind_label, resolve_kind
+from db.kinds import kind_label, resolve_kind, with_article
 from db.reference import PlaceRow, Reference, SectorRow, reference
 from db.results import Profile, Reason, Recommendation, RecommendResult
 from db.search import Filter, ranked_pks, ties_of
@@ -155,7 +155,7 @@ def _score(
                 Reason(
                     "kind_fit",
                     KIND_POINTS[kind],
-                    f"a {kind_label(kind)}"
+                    with_article(kind_label(kind))
                     + (
                         ": a gateway to its members"
                         if kind in {"cluster", "meta_cluster", "cluster_management", "network"}

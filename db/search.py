@@ -17,7 +17,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from db import models as m
 from db.common import path_range, summaries
 from db.engine import session_scope
-from db.kinds import kind_label, kinds_of, resolve_kind
+from db.kinds import kind_label, kinds_of, resolve_kind, with_article
 from db.names import match_names
 from db.reference import PlaceRow, Reference, SectorRow, reference
 from db.results import Alternative, OrgHit, SearchResult
@@ -338,13 +338,15 @@ def _hits(session: Session, ref: Reference, pks: list[int], sec, pl, kind_group,
                 reasons.append(f"based in {info.place}, in {pl.name}")
                 parts.append(0.9)
         if kind_group is not None:
-            reasons.append(f"a {kind_label(org.kind)}")
+            reasons.append(with_article(kind_label(org.kind)))
         if ties.get(pk):
             n = ties[pk]
             reasons.append(f"{n} partnership{'s' if n > 1 else ''} on record")
-        prominence = min(1.0, org.rank_weight / 40.0)
-        match = sum(parts) / len(parts) if parts else 1.0
-        hits.append(OrgHit(info, round(0.8 * match + 0.2 * prominence, 3), reasons))
+        # The score is what the hits are ordered by: name similarity for name queries; for filter
+        # queries every hit meets every criterion, so prominence (EU–Japan ties, events, size)
+        # orders them, and how each criterion was met is in the reasons.
+        score = parts[0] if name is not None and parts else min(1.0, org.rank_weight / 40.0)
+        hits.append(OrgHit(info, round(score, 3), reasons))
     return hits
 
 

@@ -133,11 +133,6 @@ def test_odd_profiles_never_raise(kb_url):
             check_scores(res)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG db/recommend.py:_score: the kind_fit reason text is built as f'a {kind_label(kind)}', "
-    "giving 'a association' / 'a agency' instead of 'an association' / 'an agency'",
-)
 def test_reason_texts_use_the_right_article(kb_url):
     res = recommend(kb_url, limit=20, sectors="biotech", home="Munich")
     texts = [r.text for rec in res.recommendations for r in rec.reasons]

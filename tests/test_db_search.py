@@ -266,24 +266,12 @@ def test_every_hit_has_reasons_and_a_score(kb_url, criteria):
             assert any(r.startswith("based in") and res.criteria["place"] in r for r in hit.reasons)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG db/search.py:_search/_hits: hits are ordered by prominence (rank_weight) alone while each "
-    "hit's score also weighs how well it matches, so scores are not in ranking order: for sector "
-    "'biomedicine', bioXclusters plus (only a sub-sector, score 0.88) comes before HealthCapital "
-    "Berlin-Brandenburg (works on Biomedicine itself, score 0.93)",
-)
 def test_hits_come_best_score_first(kb_url):
     res = db.search_organisations(sector="biomedicine", limit=50, url=kb_url)
     scores = [h.score for h in res.hits]
     assert scores == sorted(scores, reverse=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG db/search.py:_hits: the kind reason is built as f'a {kind_label(org.kind)}', giving "
-    "'a association' / 'a agency' instead of 'an association' / 'an agency'",
-)
 def test_kind_reason_uses_the_right_article(kb_url):
     res = db.search_organisations(kind="public body", limit=50, url=kb_url)
     kinds = {h.org.kind for h in res.hits}

@@ -149,12 +149,6 @@ def test_export_leaves_synthetic_organisations_out(syn_url):
     assert len([o for o in with_synthetic["organisations"] if o["id"].startswith(ID_PREFIX)]) == SIZE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG db/export.py:export_dataset: partnerships (and memberships, events, "
-    "contacts) are exported whatever `include_synthetic` says, so without --synthetic the synthetic "
-    "partnerships are exported with parties that are not in the file",
-)
 def test_export_leaves_synthetic_partnerships_out(syn_url):
     data = _export(syn_url)
     assert not [p for p in data.get("partnerships", []) if p["id"].startswith(ID_PREFIX)]
