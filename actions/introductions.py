@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import db
 from actions.common import call_db, guarded, referenced_org, slot
 from actions.formatting import button
+from actions.handoff import open_ticket
 
 STATUS_TEXT = {"new": "received, waiting for our team", "in_progress": "being handled by our team",
                "introduced": "done — you have been introduced", "declined": "declined", "closed": "closed"}
@@ -33,6 +34,8 @@ class ActionRequestIntroduction(Action):
                                      suggestions=(" Did you mean " + " or ".join(suggestions) + "?") if suggestions else "",
                                      buttons=[button(s, "request_introduction", org_name=s) for s in suggestions])
             return []
+        if created:  # the lead in the helpdesk queue; it holds the conversation only once staff take it
+            await open_ticket(tracker, "introduction", {"introduction_to": request.org_name})
         dispatcher.utter_message(response="utter_introduction_created" if created else "utter_introduction_exists",
                                  name=request.org_name, status=STATUS_TEXT.get(request.status, request.status),
                                  buttons=[button("Talk to a person now", "human_handoff")])

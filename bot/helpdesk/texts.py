@@ -1,0 +1,6 @@
+"""What the helpdesk machinery (not the assistant's responses) tells users. The assistant's own
+handoff answers are responses in domain.yml (utter_handoff_waiting, utter_handoff_after_hours)."""
+
+JOINED = "{name} from our helpdesk has joined the conversation."
+HANDED_BACK = "You're back with Kakehashi, the assistant. Ask me anything — or ask for a person again any time."
+CANCELLED = "OK — you're no longer waiting for the helpdesk, and I'm back. What can I help you with?"
