@@ -126,7 +126,23 @@ def _metadata(body: dict) -> dict:
     if not isinstance(meta, dict):
         return {}
     # Only small, known context keys pass (e.g. the hosting cluster site of the web widget).
-    return {k: str(v)[:200] for k, v in meta.items() if k in {"site_cluster", "language", "page"}}
+    return {k: str(v)[:200] for k, v in meta.items() if k in {"site_cluster", "language", "page", "display_name"}}
+
+
+async def to_helpdesk(conversation_id: str, text: str, metadata: dict) -> tuple[bool, str | None]:
+    """While a person holds the conversation the message goes to the helpdesk ticket and the
+    assistant stays silent; returns (taken, reply to send, e.g. after "cancel")."""
+    try:
+        from bot.helpdesk.relay import route_user_message
+
+        routed = await asyncio.to_thread(route_user_message, conversation_id, text[:10_000],
+                                         metadata.get("display_name"))
+    except Exception:
+        # The database is down: nothing can be recorded on a ticket, so the assistant answers
+        # (it apologises for the knowledge base) rather than swallowing the message.
+        logger.exception("helpdesk routing failed for %s", conversation_id)
+        return False, None
+    return routed.to_helpdesk, routed.reply
 
 
 class SafeRestInput(InputChannel):
@@ -167,6 +183,9 @@ class SafeRestInput(InputChannel):
                 return response.json({"error": "'message' must be a string"}, status=400)
             if limiter is not None and not limiter.allow(sender):
                 return response.json([{"recipient_id": sender, "text": TOO_FAST}])
+            taken, reply = await to_helpdesk(sender, body.get("message", ""), _metadata(body))
+            if taken:
+                return response.json([{"recipient_id": sender, "text": reply}] if reply else [])
             collector = CollectingOutputChannel()
             text = screen(body.get("message", ""), sender)
             try:
@@ -263,6 +282,32 @@ class _CorsOwnBlueprint(SocketBlueprint):
         super().register(app, options)
 
 
+OUTBOX_POLL_S = 1.0
+
+
+async def deliver_outbox(sio: AsyncServer, event: str, namespace: str) -> None:
+    """Deliver queued messages for web conversations (e.g. helpdesk replies) to the session's
+    room; a message waits while no tab of that session is connected."""
+    from db import channel_state
+    from db.handoff import STAFF_LABEL_PREFIX
+
+    while True:
+        await asyncio.sleep(OUTBOX_POLL_S)
+        try:
+            due = await asyncio.to_thread(channel_state.outbound_due, "socketio")
+            for msg in due:
+                if not list(sio.manager.get_participants(namespace, msg.recipient)):
+                    continue
+                payload: dict[str, Any] = {"id": f"outbox-{msg.id}", "text": msg.text}
+                if msg.sender_label:
+                    name = msg.sender_label.removeprefix(STAFF_LABEL_PREFIX)
+                    payload["custom"] = {"kakehashi": {"from": "staff", "name": name}}
+                await sio.emit(event, payload, room=msg.recipient, namespace=namespace)
+                await asyncio.to_thread(channel_state.mark_delivered, msg.id)
+        except Exception:
+            logger.exception("delivering the web outbox failed; retrying")
+
+
 class SafeSocketIOInput(SocketIOInput):
     """socket.io channel with sessions the server issues (a client cannot pick another's),
     origins limited to KAKEHASHI_ALLOWED_ORIGINS, a message rate limit per session, screened
@@ -291,8 +336,12 @@ class SafeSocketIOInput(SocketIOInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        delivery: dict[str, asyncio.Task] = {}
+
         @sio.on("connect", namespace=ns)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
+            if "task" not in delivery:
+                delivery["task"] = asyncio.ensure_future(deliver_outbox(sio, self.bot_message_evt, ns))
             return origin_allowed(environ.get("HTTP_ORIGIN"), origins) if cors is not None else True
 
         @sio.on("session_request", namespace=ns)
@@ -317,6 +366,12 @@ class SafeSocketIOInput(SocketIOInput):
                 sio.enter_room(sid, session_id, namespace=ns)
             if limiter is not None and not limiter.allow(session_id):
                 await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": TOO_FAST}, room=sid, namespace=ns)
+                return
+            taken, reply = await to_helpdesk(session_id, str(data.get("message", "")), _metadata(data))
+            if taken:
+                if reply:
+                    await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id,
+                                   namespace=ns)
                 return
             output = _SigningSocketIOOutput(sio, self.bot_message_evt)
             text = screen(data.get("message", ""), session_id)

@@ -19,6 +19,9 @@ from bot.train import ensure_model
 HELD_OUT = ROOT / "tests" / "nlu" / "held_out.yml"
 TEST_STORIES = ROOT / "tests" / "test_stories.yml"
 GOALS = {"intent_macro_f1": 0.95, "entity_f1": 0.90, "out_of_scope_f1": 0.80}
+# What the suite guards today (measured, minus a margin for retraining noise). Below GOALS where
+# the goal is not reached yet — see docs/benchmarks.md; raise these as the model improves.
+FLOORS = {"intent_macro_f1": 0.78, "entity_f1": 0.88, "out_of_scope_f1": 0.45}
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,9 @@ def make_app(rasa_url: str | None = None) -> web.Application:
     app.router.add_get("/widget/{name}", serve_asset)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static/", STATIC, show_index=False, follow_symlinks=False)
+    from bot.helpdesk.app import make_helpdesk_app
+
+    app.add_subapp("/helpdesk", make_helpdesk_app())
     return app
 
 
