@@ -8,12 +8,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.formatting import button
 
 GUESS_TITLES = {
-    "search_organisations": "Find organisations", "ask_partners": "See who partners with whom",
-    "find_partner": "Get partner suggestions for me", "ask_programme": "Learn about a support programme",
-    "ask_eligibility": "Check if I can apply to a programme", "ask_events": "Find events",
-    "ask_contact": "Find a contact person", "ask_market": "Japanese market figures",
-    "ask_success_stories": "See success stories", "request_introduction": "Request an introduction",
-    "ask_introduction_status": "Check my introduction request", "human_handoff": "Talk to a person",
+    "search_organisations": "Find organisations",
+    "ask_partners": "See who partners with whom",
+    "find_partner": "Get partner suggestions for me",
+    "ask_programme": "Learn about a support programme",
+    "ask_eligibility": "Check if I can apply to a programme",
+    "ask_events": "Find events",
+    "ask_contact": "Find a contact person",
+    "ask_market": "Japanese market figures",
+    "ask_success_stories": "See success stories",
+    "request_introduction": "Request an introduction",
+    "ask_introduction_status": "Check my introduction request",
+    "human_handoff": "Talk to a person",
     "help": "What can you do?",
 }
 MAX_GUESSES = 3
@@ -37,19 +43,25 @@ class ActionClarify(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
         if fallback_streak(tracker) >= 2:
-            dispatcher.utter_message(response="utter_offer_person", buttons=[
-                button("Talk to a person", "human_handoff"), button("What can you do?", "help")])
+            dispatcher.utter_message(
+                response="utter_offer_person",
+                buttons=[button("Talk to a person", "human_handoff"), button("What can you do?", "help")],
+            )
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         guesses = [r["name"] for r in ranking if r.get("name") in GUESS_TITLES][:MAX_GUESSES]
         ents = {}
         for ent in tracker.latest_message.get("entities") or []:
-            if ent.get("entity") in {"sector", "place", "country", "org_name", "programme"} and ent["entity"] not in ents:
+            if (
+                ent.get("entity") in {"sector", "place", "country", "org_name", "programme"}
+                and ent["entity"] not in ents
+            ):
                 ents[ent["entity"]] = str(ent.get("value"))[:60]
         if not guesses:
             dispatcher.utter_message(response="utter_clarify_none", buttons=[button("What can you do?", "help")])
             return []
-        dispatcher.utter_message(response="utter_clarify",
-                                 buttons=[button(GUESS_TITLES[g], g, **ents) for g in guesses]
-                                 + [button("Something else", "help")])
+        dispatcher.utter_message(
+            response="utter_clarify",
+            buttons=[button(GUESS_TITLES[g], g, **ents) for g in guesses] + [button("Something else", "help")],
+        )
         return []

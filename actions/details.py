@@ -15,9 +15,12 @@ def _unknown(dispatcher: CollectingDispatcher, name: str | None, suggestions: li
     if not name:
         dispatcher.utter_message(response="utter_ask_which_org")
     else:
-        dispatcher.utter_message(response="utter_org_unknown", name=name,
-                                 suggestions=(" Did you mean " + " or ".join(suggestions) + "?") if suggestions else "",
-                                 buttons=[button(s, intent, org_name=s) for s in suggestions])
+        dispatcher.utter_message(
+            response="utter_org_unknown",
+            name=name,
+            suggestions=(" Did you mean " + " or ".join(suggestions) + "?") if suggestions else "",
+            buttons=[button(s, intent, org_name=s) for s in suggestions],
+        )
     return []
 
 
@@ -42,17 +45,23 @@ class ActionOrgDetails(Action):
         if detail.has_members:
             facts.append("members: " + ", ".join(detail.has_members))
         dispatcher.utter_message(
-            response="utter_org_details", name=org.name, kind=org.kind.replace("_", " "), place=place_text(org),
+            response="utter_org_details",
+            name=org.name,
+            kind=org.kind.replace("_", " "),
+            place=place_text(org),
             description=detail.description or "The documents give no description.",
-            sectors=", ".join(org.sectors) or "not stated", facts=("; ".join(facts) + ".") if facts else "",
+            sectors=", ".join(org.sectors) or "not stated",
+            facts=("; ".join(facts) + ".") if facts else "",
             interests=f"Looking for: {detail.interests}" if detail.interests else "",
             website=f"Website: {org.website}" if org.website else "",
             aliases=f"Also known as {', '.join(detail.aliases[:4])}." if detail.aliases else "",
             sources=sources_text(detail.sources),
             buttons=([button("Partners", "ask_partners", org_name=org.name)] if detail.partnership_count else [])
             + ([button("Contacts", "ask_contact", org_name=org.name)] if detail.contact_count else [])
-            + [button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name),
-               button("Talk to a person", "human_handoff")],
+            + [
+                button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name),
+                button("Talk to a person", "human_handoff"),
+            ],
             json_message=custom("organisation", [card(org, detail.description)], detail.sources),
         )
         return [SlotSet("focus_org", org.id)]
@@ -69,18 +78,29 @@ class ActionShowContacts(Action):
         if org is None:
             return _unknown(dispatcher, ref, suggestions, "ask_contact")
         if not contacts:
-            dispatcher.utter_message(response="utter_no_contacts", name=org.name,
-                                     buttons=[button(f"Introduce me to {org.name}"[:64], "request_introduction",
-                                                     org_name=org.name),
-                                              button("Talk to a person", "human_handoff")])
+            dispatcher.utter_message(
+                response="utter_no_contacts",
+                name=org.name,
+                buttons=[
+                    button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name),
+                    button("Talk to a person", "human_handoff"),
+                ],
+            )
             return [SlotSet("focus_org", org.id)]
-        lines = [f"**{c.name}**" + (f", {c.role}" if c.role else "") + (f" — {c.email}" if c.email else "")
-                 for c in contacts]
+        lines = [
+            f"**{c.name}**" + (f", {c.role}" if c.role else "") + (f" — {c.email}" if c.email else "") for c in contacts
+        ]
         dispatcher.utter_message(
-            response="utter_contacts", name=org.name, results="\n".join(f"• {line}" for line in lines),
+            response="utter_contacts",
+            name=org.name,
+            results="\n".join(f"• {line}" for line in lines),
             sources=sources_text(s for c in contacts for s in c.sources),
             buttons=[button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name)],
-            json_message=custom("contacts", [{"name": c.name, "role": c.role, "email": c.email} for c in contacts],
-                                [s for c in contacts for s in c.sources], organisation=org.name),
+            json_message=custom(
+                "contacts",
+                [{"name": c.name, "role": c.role, "email": c.email} for c in contacts],
+                [s for c in contacts for s in c.sources],
+                organisation=org.name,
+            ),
         )
         return [SlotSet("focus_org", org.id)]

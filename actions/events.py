@@ -22,8 +22,11 @@ class ActionFindEvents(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        sector, place, name = entity(tracker, "sector"), entity(tracker, "place") or entity(tracker, "country"), \
-            entity(tracker, "event_name")
+        sector, place, name = (
+            entity(tracker, "sector"),
+            entity(tracker, "place") or entity(tracker, "country"),
+            entity(tracker, "event_name"),
+        )
         year = entity(tracker, "year")
         kwargs = {}
         if year and year.isdigit():
@@ -31,8 +34,9 @@ class ActionFindEvents(Action):
         events, unresolved = await call_db(db.find_events, sector=sector, place=place, name=name, limit=5, **kwargs)
         criteria = " · ".join(v for v in (name, sector, place, year) if v) or "any"
         if unresolved or not events:
-            dispatcher.utter_message(response="utter_no_events", criteria=criteria,
-                                     buttons=[button("Talk to a person", "human_handoff")])
+            dispatcher.utter_message(
+                response="utter_no_events", criteria=criteria, buttons=[button("Talk to a person", "human_handoff")]
+            )
             return []
         lines = []
         for e in events:
@@ -40,9 +44,17 @@ class ActionFindEvents(Action):
             extra = f" — {_figures(e.figures)}" if e.figures else ""
             lines.append(f"**{e.name}** ({when}{', ' + e.place if e.place else ''}){extra}")
         dispatcher.utter_message(
-            response="utter_events", criteria=criteria, results=numbered(lines),
+            response="utter_events",
+            criteria=criteria,
+            results=numbered(lines),
             sources=sources_text(s for e in events for s in e.sources),
-            json_message=custom("events", [{"name": e.name, "start": e.start, "end": e.end, "place": e.place,
-                                            "figures": e.figures} for e in events], [s for e in events for s in e.sources]),
+            json_message=custom(
+                "events",
+                [
+                    {"name": e.name, "start": e.start, "end": e.end, "place": e.place, "figures": e.figures}
+                    for e in events
+                ],
+                [s for e in events for s in e.sources],
+            ),
         )
         return []

@@ -55,8 +55,11 @@ class ActionRefineSearch(Action):
                 params["sector"] = new["sector"]
             return await run_partners(dispatcher, params)
         if query.get("type") == "partnerships" or kind:
-            merged = {**params} if query.get("type") == "partnerships" else {
-                "sector": params.get("sector"), "country_a": params.get("place") or params.get("country")}
+            merged = (
+                {**params}
+                if query.get("type") == "partnerships"
+                else {"sector": params.get("sector"), "country_a": params.get("place") or params.get("country")}
+            )
             merged.update({k: v for k, v in {"kind": kind, "sector": new.get("sector")}.items() if v})
             if new.get("place") or new.get("country"):
                 merged["country_a"] = new.get("place") or new.get("country")

@@ -35,8 +35,16 @@ def sources_text(sources: Iterable[SourceRef]) -> str:
 
 
 def card(org: OrgSummary, reason: str | None = None) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "place": org.place, "country": org.country,
-            "sectors": org.sectors[:5], "kind": org.kind, "website": org.website, "reason": reason}
+    return {
+        "id": org.id,
+        "name": org.name,
+        "place": org.place,
+        "country": org.country,
+        "sectors": org.sectors[:5],
+        "kind": org.kind,
+        "website": org.website,
+        "reason": reason,
+    }
 
 
 def payload(intent: str, **values: Any) -> str:

@@ -11,8 +11,13 @@ from actions.common import call_db, guarded, referenced_org, slot
 from actions.formatting import button
 from actions.handoff import open_ticket
 
-STATUS_TEXT = {"new": "received, waiting for our team", "in_progress": "being handled by our team",
-               "introduced": "done — you have been introduced", "declined": "declined", "closed": "closed"}
+STATUS_TEXT = {
+    "new": "received, waiting for our team",
+    "in_progress": "being handled by our team",
+    "introduced": "done — you have been introduced",
+    "declined": "declined",
+    "closed": "closed",
+}
 
 
 class ActionRequestIntroduction(Action):
@@ -27,18 +32,29 @@ class ActionRequestIntroduction(Action):
             return []
         profile = {k: slot(tracker, k) for k in ("profile_sector", "profile_home", "profile_target", "profile_kind")}
         request, created, suggestions = await call_db(
-            db.request_introduction, tracker.sender_id, org, channel=tracker.get_latest_input_channel(),
-            profile={k: v for k, v in profile.items() if v}, message=tracker.latest_message.get("text"))
+            db.request_introduction,
+            tracker.sender_id,
+            org,
+            channel=tracker.get_latest_input_channel(),
+            profile={k: v for k, v in profile.items() if v},
+            message=tracker.latest_message.get("text"),
+        )
         if request is None:
-            dispatcher.utter_message(response="utter_org_unknown", name=org,
-                                     suggestions=(" Did you mean " + " or ".join(suggestions) + "?") if suggestions else "",
-                                     buttons=[button(s, "request_introduction", org_name=s) for s in suggestions])
+            dispatcher.utter_message(
+                response="utter_org_unknown",
+                name=org,
+                suggestions=(" Did you mean " + " or ".join(suggestions) + "?") if suggestions else "",
+                buttons=[button(s, "request_introduction", org_name=s) for s in suggestions],
+            )
             return []
         if created:  # the lead in the helpdesk queue; it holds the conversation only once staff take it
             await open_ticket(tracker, "introduction", {"introduction_to": request.org_name})
-        dispatcher.utter_message(response="utter_introduction_created" if created else "utter_introduction_exists",
-                                 name=request.org_name, status=STATUS_TEXT.get(request.status, request.status),
-                                 buttons=[button("Talk to a person now", "human_handoff")])
+        dispatcher.utter_message(
+            response="utter_introduction_created" if created else "utter_introduction_exists",
+            name=request.org_name,
+            status=STATUS_TEXT.get(request.status, request.status),
+            buttons=[button("Talk to a person now", "human_handoff")],
+        )
         return [SlotSet("focus_org", org)]
 
 
@@ -52,7 +68,8 @@ class ActionIntroductionStatus(Action):
         if not requests:
             dispatcher.utter_message(response="utter_no_introductions")
             return []
-        lines = "\n".join(f"• {r.org_name}: {STATUS_TEXT.get(r.status, r.status)} (asked {r.created_at[:10]})"
-                          for r in requests)
+        lines = "\n".join(
+            f"• {r.org_name}: {STATUS_TEXT.get(r.status, r.status)} (asked {r.created_at[:10]})" for r in requests
+        )
         dispatcher.utter_message(response="utter_introduction_status", results=lines)
         return []

@@ -22,12 +22,15 @@ class ActionMarketFacts(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        topic = entity(tracker, "market_topic") or entity(tracker, "sector") or clean(tracker.latest_message.get("text"))
+        topic = (
+            entity(tracker, "market_topic") or entity(tracker, "sector") or clean(tracker.latest_message.get("text"))
+        )
         facts = await call_db(db.market_facts, topic, limit=5) if topic else []
         if not facts:
             topics = await call_db(db.market_topics)
-            dispatcher.utter_message(response="utter_no_market_facts", topic=topic or "that",
-                                     topics=", ".join(topics[:12]))
+            dispatcher.utter_message(
+                response="utter_no_market_facts", topic=topic or "that", topics=", ".join(topics[:12])
+            )
             return []
         lines = []
         for f in facts:
@@ -35,10 +38,16 @@ class ActionMarketFacts(Action):
             note = f" — {f.note}" if f.note else ""
             lines.append(f"• {f.topic}, {f.metric}{year}: **{_value(f.value, f.unit)}**{note}")
         dispatcher.utter_message(
-            response="utter_market_facts", results="\n".join(lines),
+            response="utter_market_facts",
+            results="\n".join(lines),
             sources=sources_text(s for f in facts for s in f.sources),
-            json_message=custom("market_facts", [{"topic": f.topic, "metric": f.metric, "value": f.value,
-                                                  "unit": f.unit, "year": f.year} for f in facts],
-                                [s for f in facts for s in f.sources]),
+            json_message=custom(
+                "market_facts",
+                [
+                    {"topic": f.topic, "metric": f.metric, "value": f.value, "unit": f.unit, "year": f.year}
+                    for f in facts
+                ],
+                [s for f in facts for s in f.sources],
+            ),
         )
         return []

@@ -32,8 +32,8 @@ def split_home_target(tracker: Tracker) -> tuple[str | None, str | None]:
         if ent.get("entity") not in {"place", "country"}:
             continue
         value, start = clean(ent.get("value")), ent.get("start")
-        before = text[max(0, start - 20):start] if isinstance(start, int) else ""
-        said = text[start:ent.get("end")] if isinstance(start, int) else ""
+        before = text[max(0, start - 20) : start] if isinstance(start, int) else ""
+        said = text[start : ent.get("end")] if isinstance(start, int) else ""
         is_target = bool(_TARGET_BEFORE.search(before)) and not _is_demonym(said, value)
         if ent.get("entity") == "place" and not is_target:
             home = home if home and home != value else value
@@ -55,8 +55,12 @@ class ActionExtractProfile(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
         home, target = split_home_target(tracker)
         sectors = entities(tracker, "sector")
-        values = {"profile_sector": ", ".join(sectors) if sectors else None, "profile_home": home,
-                  "profile_target": target, "profile_kind": entity(tracker, "org_kind")}
+        values = {
+            "profile_sector": ", ".join(sectors) if sectors else None,
+            "profile_home": home,
+            "profile_target": target,
+            "profile_kind": entity(tracker, "org_kind"),
+        }
         # Only what was said now; earlier answers stay, and the form asks for what is missing.
         return [SlotSet(k, v) for k, v in values.items() if v]
 
@@ -69,8 +73,9 @@ class ValidateMatchmakingForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
         return await super().run(dispatcher, tracker, domain)
 
-    async def validate_profile_sector(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: dict) -> dict[str, Any]:
+    async def validate_profile_sector(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
         names = [await call_db(db.sector_name, part) for part in (clean(value) or "").split(",")]
         known = [n for n in names if n]
         if not known:
@@ -78,8 +83,9 @@ class ValidateMatchmakingForm(FormValidationAction):
             return {"profile_sector": None}
         return {"profile_sector": ", ".join(dict.fromkeys(known))}
 
-    async def validate_profile_home(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: dict) -> dict[str, Any]:
+    async def validate_profile_home(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
         name = await call_db(db.place_name, clean(value))
         if not name:
             dispatcher.utter_message(response="utter_place_unknown", value=clean(value) or "")
@@ -89,32 +95,56 @@ class ValidateMatchmakingForm(FormValidationAction):
 
 async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offset: int = 0) -> list:
     sectors = [s.strip() for s in (slot(tracker, "profile_sector") or "").split(",") if s.strip()]
-    profile = db.Profile(sectors=sectors, home=slot(tracker, "profile_home"), target=slot(tracker, "profile_target"),
-                         kind=slot(tracker, "profile_kind"))
+    profile = db.Profile(
+        sectors=sectors,
+        home=slot(tracker, "profile_home"),
+        target=slot(tracker, "profile_target"),
+        kind=slot(tracker, "profile_kind"),
+    )
     result = await call_db(db.recommend_partners, profile, limit=offset + PAGE)
     recs = result.recommendations[offset:]
-    who = " ".join(v for v in (profile.kind or "organisation", f"in {result.profile['home']}"
-                               if result.profile.get("home") else "") if v)
-    if not recs:
-        dispatcher.utter_message(response="utter_no_recommendations", target=result.profile.get("target") or "",
-                                 sectors=", ".join(result.profile.get("sectors") or sectors) or "your sector",
-                                 buttons=[button("Talk to a person", "human_handoff")])
-        return []
-    lines = [f"**{r.org.name}** — {place_text(r.org)} (score {r.score:g}): "
-             + "; ".join(reason.text for reason in r.reasons[:3]) for r in recs]
-    dispatcher.utter_message(
-        response="utter_recommendations", target=result.profile.get("target") or "", who=who,
-        sectors=", ".join(result.profile["sectors"]), results=numbered(lines, offset + 1),
-        notes=" ".join(result.notes), sources=sources_text(s for r in recs for s in r.sources),
-        buttons=[button("Show more", "show_more"), button("Details of no. 1", "ask_details", ordinal=str(offset + 1)),
-                 button(f"Introduce me to {recs[0].org.name}"[:64], "request_introduction", org_name=recs[0].org.name),
-                 button("Talk to a person", "human_handoff")],
-        json_message=custom("recommendations", [dict(card(r.org), score=r.score,
-                                                     reasons=[x.to_dict() for x in r.reasons]) for r in recs],
-                            [s for r in recs for s in r.sources]),
+    who = " ".join(
+        v
+        for v in (profile.kind or "organisation", f"in {result.profile['home']}" if result.profile.get("home") else "")
+        if v
     )
-    return [SlotSet("last_results", [r.org.id for r in recs]),
-            SlotSet("last_query", {"type": "recommend", "params": {}, "offset": offset + len(recs)})]
+    if not recs:
+        dispatcher.utter_message(
+            response="utter_no_recommendations",
+            target=result.profile.get("target") or "",
+            sectors=", ".join(result.profile.get("sectors") or sectors) or "your sector",
+            buttons=[button("Talk to a person", "human_handoff")],
+        )
+        return []
+    lines = [
+        f"**{r.org.name}** — {place_text(r.org)} (score {r.score:g}): "
+        + "; ".join(reason.text for reason in r.reasons[:3])
+        for r in recs
+    ]
+    dispatcher.utter_message(
+        response="utter_recommendations",
+        target=result.profile.get("target") or "",
+        who=who,
+        sectors=", ".join(result.profile["sectors"]),
+        results=numbered(lines, offset + 1),
+        notes=" ".join(result.notes),
+        sources=sources_text(s for r in recs for s in r.sources),
+        buttons=[
+            button("Show more", "show_more"),
+            button("Details of no. 1", "ask_details", ordinal=str(offset + 1)),
+            button(f"Introduce me to {recs[0].org.name}"[:64], "request_introduction", org_name=recs[0].org.name),
+            button("Talk to a person", "human_handoff"),
+        ],
+        json_message=custom(
+            "recommendations",
+            [dict(card(r.org), score=r.score, reasons=[x.to_dict() for x in r.reasons]) for r in recs],
+            [s for r in recs for s in r.sources],
+        ),
+    )
+    return [
+        SlotSet("last_results", [r.org.id for r in recs]),
+        SlotSet("last_query", {"type": "recommend", "params": {}, "offset": offset + len(recs)}),
+    ]
 
 
 class ActionRecommendPartners(Action):

@@ -10,8 +10,12 @@ import db
 from actions.common import call_db, entities, entity, guarded, referenced_org
 from actions.formatting import PAGE, button, card, custom, numbered, sources_text
 
-KIND_LABELS = {"mou": "MoU", "letter_of_intent": "letter of intent", "rit_project": "JETRO RIT project",
-               "ministerial_moc": "ministerial memorandum of cooperation"}
+KIND_LABELS = {
+    "mou": "MoU",
+    "letter_of_intent": "letter of intent",
+    "rit_project": "JETRO RIT project",
+    "ministerial_moc": "ministerial memorandum of cooperation",
+}
 
 
 def tie_label(kind: str, year: int | None) -> str:
@@ -23,61 +27,91 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
     result = await call_db(db.partners_of, params["org"], sector=params.get("sector"), kind=params.get("kind"))
     if result.org is None:
         hint = result.suggestions
-        dispatcher.utter_message(response="utter_org_unknown", name=params["org"],
-                                 suggestions=(" Did you mean " + " or ".join(hint) + "?") if hint else "",
-                                 buttons=[button(h, "ask_partners", org_name=h) for h in hint])
+        dispatcher.utter_message(
+            response="utter_org_unknown",
+            name=params["org"],
+            suggestions=(" Did you mean " + " or ".join(hint) + "?") if hint else "",
+            buttons=[button(h, "ask_partners", org_name=h) for h in hint],
+        )
         return []
-    links = result.partners[offset:offset + PAGE]
+    links = result.partners[offset : offset + PAGE]
     if not links:
-        dispatcher.utter_message(response="utter_no_partners" if offset == 0 else "utter_no_more_results",
-                                 name=result.org.name)
+        dispatcher.utter_message(
+            response="utter_no_partners" if offset == 0 else "utter_no_more_results", name=result.org.name
+        )
         return [SlotSet("focus_org", result.org.id)]
     lines = []
     for link in links:
         via = f" (through {link.via})" if link.via else ""
         outcome = f" — {link.outcome}" if link.outcome else ""
-        lines.append(f"**{link.partner.name}** ({link.partner.country}): {tie_label(link.kind, link.year)}{via}{outcome}")
+        lines.append(
+            f"**{link.partner.name}** ({link.partner.country}): {tie_label(link.kind, link.year)}{via}{outcome}"
+        )
     more = offset + PAGE < len(result.partners)
     dispatcher.utter_message(
-        response="utter_partners", name=result.org.name, count=len(result.partners),
-        results=numbered(lines, offset + 1), sources=sources_text(s for lk in links for s in lk.sources),
+        response="utter_partners",
+        name=result.org.name,
+        count=len(result.partners),
+        results=numbered(lines, offset + 1),
+        sources=sources_text(s for lk in links for s in lk.sources),
         buttons=([button("Show more", "show_more")] if more else [])
-        + [button(f"Details of {links[0].partner.name}"[:64], "ask_details", org_name=links[0].partner.name),
-           button(f"Introduce me to {result.org.name}"[:64], "request_introduction", org_name=result.org.name),
-           button("Talk to a person", "human_handoff")],
-        json_message=custom("partners", [card(lk.partner, tie_label(lk.kind, lk.year)) for lk in links],
-                            [s for lk in links for s in lk.sources], organisation=result.org.name),
+        + [
+            button(f"Details of {links[0].partner.name}"[:64], "ask_details", org_name=links[0].partner.name),
+            button(f"Introduce me to {result.org.name}"[:64], "request_introduction", org_name=result.org.name),
+            button("Talk to a person", "human_handoff"),
+        ],
+        json_message=custom(
+            "partners",
+            [card(lk.partner, tie_label(lk.kind, lk.year)) for lk in links],
+            [s for lk in links for s in lk.sources],
+            organisation=result.org.name,
+        ),
     )
-    return [SlotSet("focus_org", result.org.id), SlotSet("last_results", [lk.partner.id for lk in links]),
-            SlotSet("last_query", {"type": "partners", "params": params, "offset": offset + len(links)})]
+    return [
+        SlotSet("focus_org", result.org.id),
+        SlotSet("last_results", [lk.partner.id for lk in links]),
+        SlotSet("last_query", {"type": "partners", "params": params, "offset": offset + len(links)}),
+    ]
 
 
 async def run_partnerships(dispatcher: CollectingDispatcher, params: dict, offset: int = 0) -> list:
     rows, unresolved = await call_db(db.find_partnerships, limit=offset + PAGE + 1, **params)
     if unresolved:
         key, value = next(iter(unresolved.items()))
-        dispatcher.utter_message(response="utter_criterion_unknown", criterion=key.split("_")[0], value=value,
-                                 suggestions="")
+        dispatcher.utter_message(
+            response="utter_criterion_unknown", criterion=key.split("_")[0], value=value, suggestions=""
+        )
         return []
-    page = rows[offset:offset + PAGE]
+    page = rows[offset : offset + PAGE]
     described = " · ".join(v for v in params.values() if v)
     if not page:
-        dispatcher.utter_message(response="utter_no_partnerships" if offset == 0 else "utter_no_more_results",
-                                 criteria=described)
+        dispatcher.utter_message(
+            response="utter_no_partnerships" if offset == 0 else "utter_no_more_results", criteria=described
+        )
         return []
-    lines = [f"**{p.a.name}** ({p.a.country}) ↔ **{p.b.name}** ({p.b.country}): {tie_label(p.kind, p.year)}"
-             for p in page]
+    lines = [
+        f"**{p.a.name}** ({p.a.country}) ↔ **{p.b.name}** ({p.b.country}): {tie_label(p.kind, p.year)}" for p in page
+    ]
     dispatcher.utter_message(
-        response="utter_partnerships", criteria=described, results=numbered(lines, offset + 1),
+        response="utter_partnerships",
+        criteria=described,
+        results=numbered(lines, offset + 1),
         sources=sources_text(s for p in page for s in p.sources),
         buttons=([button("Show more", "show_more")] if len(rows) > offset + PAGE else [])
-        + [button(f"Details of {page[0].a.name}"[:64], "ask_details", org_name=page[0].a.name),
-           button("Talk to a person", "human_handoff")],
-        json_message=custom("partnerships", [{"a": card(p.a), "b": card(p.b), "kind": p.kind, "year": p.year}
-                                             for p in page], [s for p in page for s in p.sources]),
+        + [
+            button(f"Details of {page[0].a.name}"[:64], "ask_details", org_name=page[0].a.name),
+            button("Talk to a person", "human_handoff"),
+        ],
+        json_message=custom(
+            "partnerships",
+            [{"a": card(p.a), "b": card(p.b), "kind": p.kind, "year": p.year} for p in page],
+            [s for p in page for s in p.sources],
+        ),
     )
-    return [SlotSet("last_results", [p.a.id for p in page]),
-            SlotSet("last_query", {"type": "partnerships", "params": params, "offset": offset + len(page)})]
+    return [
+        SlotSet("last_results", [p.a.id for p in page]),
+        SlotSet("last_query", {"type": "partnerships", "params": params, "offset": offset + len(page)}),
+    ]
 
 
 class ActionShowPartners(Action):
@@ -95,8 +129,13 @@ class ActionShowPartners(Action):
             if org:
                 return await run_partners(dispatcher, {"org": org, "kind": kind, "sector": sector})
         if places or kind or sector:
-            params = {"country_a": places[0] if places else None, "country_b": places[1] if len(places) > 1 else None,
-                      "kind": kind, "sector": sector, "org_kind": entity(tracker, "org_kind")}
+            params = {
+                "country_a": places[0] if places else None,
+                "country_b": places[1] if len(places) > 1 else None,
+                "kind": kind,
+                "sector": sector,
+                "org_kind": entity(tracker, "org_kind"),
+            }
             return await run_partnerships(dispatcher, {k: v for k, v in params.items() if v})
         dispatcher.utter_message(response="utter_ask_which_org")
         return []
@@ -112,15 +151,24 @@ class ActionSuccessStories(Action):
         country = entity(tracker, "country") or entity(tracker, "place")
         rows, unresolved = await call_db(db.success_stories, sector=sector, country=country, limit=PAGE)
         if unresolved or not rows:
-            dispatcher.utter_message(response="utter_no_success_stories",
-                                     criteria=" · ".join(v for v in (sector, country) if v) or "any sector")
+            dispatcher.utter_message(
+                response="utter_no_success_stories",
+                criteria=" · ".join(v for v in (sector, country) if v) or "any sector",
+            )
             return []
         lines = [f"**{p.a.name}** ↔ **{p.b.name}** ({tie_label(p.kind, p.year)}): {p.outcome}" for p in rows]
         dispatcher.utter_message(
-            response="utter_success_stories", results=numbered(lines), sources=sources_text(s for p in rows for s in p.sources),
-            buttons=[button(f"Partners of {rows[0].a.name}"[:64], "ask_partners", org_name=rows[0].a.name),
-                     button("Talk to a person", "human_handoff")],
-            json_message=custom("partnerships", [{"a": card(p.a), "b": card(p.b), "kind": p.kind, "year": p.year,
-                                                  "outcome": p.outcome} for p in rows], [s for p in rows for s in p.sources]),
+            response="utter_success_stories",
+            results=numbered(lines),
+            sources=sources_text(s for p in rows for s in p.sources),
+            buttons=[
+                button(f"Partners of {rows[0].a.name}"[:64], "ask_partners", org_name=rows[0].a.name),
+                button("Talk to a person", "human_handoff"),
+            ],
+            json_message=custom(
+                "partnerships",
+                [{"a": card(p.a), "b": card(p.b), "kind": p.kind, "year": p.year, "outcome": p.outcome} for p in rows],
+                [s for p in rows for s in p.sources],
+            ),
         )
         return [SlotSet("last_results", [p.a.id for p in rows])]

@@ -10,17 +10,24 @@ import db
 from actions.common import call_db, entity, guarded, slot
 from actions.formatting import button, custom, numbered, sources_text
 
-VERDICTS = {"eligible": "utter_eligible", "not_eligible": "utter_not_eligible", "depends": "utter_eligibility_depends",
-            "no_rules": "utter_eligibility_no_rules"}
+VERDICTS = {
+    "eligible": "utter_eligible",
+    "not_eligible": "utter_not_eligible",
+    "depends": "utter_eligibility_depends",
+    "no_rules": "utter_eligibility_no_rules",
+}
 OUTCOME_MARK = {"met": "✓", "not_met": "✗", "unknown": "?"}
 
 
 async def _programmes_list(dispatcher: CollectingDispatcher, name: str | None) -> list:
     programmes = await call_db(db.list_programmes)
     lines = [p.name + (f" ({p.operator})" if p.operator else "") for p in programmes]
-    dispatcher.utter_message(response="utter_programme_unknown" if name else "utter_programmes",
-                             name=name or "", results=numbered(lines[:12]),
-                             buttons=[button(p.name, "ask_programme", programme=p.name) for p in programmes[:4]])
+    dispatcher.utter_message(
+        response="utter_programme_unknown" if name else "utter_programmes",
+        name=name or "",
+        results=numbered(lines[:12]),
+        buttons=[button(p.name, "ask_programme", programme=p.name) for p in programmes[:4]],
+    )
     return []
 
 
@@ -36,13 +43,20 @@ class ActionProgrammeInfo(Action):
             return await _programmes_list(dispatcher, name)
         rules = "\n".join(f"• {r}" for r in info.rules) if info.rules else "The documents state no specific rules."
         dispatcher.utter_message(
-            response="utter_programme_info", name=info.name, operator=f" (run by {info.operator})" if info.operator else "",
-            started=f" since {info.started}" if info.started else "", description=info.description or "",
-            rules=rules, sources=sources_text(info.sources),
-            buttons=[button("Can I apply?", "ask_eligibility", programme=info.name),
-                     button("Talk to a person", "human_handoff")],
-            json_message=custom("programme", [{"name": info.name, "operator": info.operator, "rules": info.rules}],
-                                info.sources),
+            response="utter_programme_info",
+            name=info.name,
+            operator=f" (run by {info.operator})" if info.operator else "",
+            started=f" since {info.started}" if info.started else "",
+            description=info.description or "",
+            rules=rules,
+            sources=sources_text(info.sources),
+            buttons=[
+                button("Can I apply?", "ask_eligibility", programme=info.name),
+                button("Talk to a person", "human_handoff"),
+            ],
+            json_message=custom(
+                "programme", [{"name": info.name, "operator": info.operator, "rules": info.rules}], info.sources
+            ),
         )
         return [SlotSet("programme", info.name)]
 
@@ -65,8 +79,11 @@ class ActionCheckEligibility(Action):
             return await _programmes_list(dispatcher, name)
         checks = "\n".join(f"{OUTCOME_MARK[c.outcome]} {c.text} {c.explanation}".strip() for c in result.checks)
         dispatcher.utter_message(
-            response=VERDICTS[result.verdict], name=result.programme.name, checks=checks,
-            advice=result.advice or "", sources=sources_text(result.programme.sources),
+            response=VERDICTS[result.verdict],
+            name=result.programme.name,
+            checks=checks,
+            advice=result.advice or "",
+            sources=sources_text(result.programme.sources),
             buttons=[button("Find partners for me", "find_partner"), button("Talk to a person", "human_handoff")],
         )
         return [SlotSet("programme", result.programme.name)]

@@ -23,8 +23,11 @@ def search_params(tracker: Tracker) -> dict[str, str]:
     """Search criteria from the latest message's entities."""
     ents = tracker.latest_message.get("entities") or []
     place_spans = {(e.get("start"), e.get("end")) for e in ents if e.get("entity") in {"place", "country"}}
-    names = [clean(e.get("value")) for e in ents if e.get("entity") == "org_name"
-             and (e.get("start"), e.get("end")) not in place_spans]
+    names = [
+        clean(e.get("value"))
+        for e in ents
+        if e.get("entity") == "org_name" and (e.get("start"), e.get("end")) not in place_spans
+    ]
     countries = entities(tracker, "country")
     params = {
         "sector": entity(tracker, "sector"),
@@ -47,9 +50,13 @@ async def run_search(dispatcher: CollectingDispatcher, params: dict[str, Any], o
         for key, value in result.unresolved.items():
             hint = result.suggestions.get(key) or []
             dispatcher.utter_message(
-                response="utter_criterion_unknown", criterion=key.replace("kind", "kind of organisation"),
-                value=value, suggestions=(" Did you mean " + " or ".join(hint) + "?") if hint else "",
-                buttons=[button(h, "search_organisations", **{("org_kind" if key == "kind" else key): h}) for h in hint],
+                response="utter_criterion_unknown",
+                criterion=key.replace("kind", "kind of organisation"),
+                value=value,
+                suggestions=(" Did you mean " + " or ".join(hint) + "?") if hint else "",
+                buttons=[
+                    button(h, "search_organisations", **{("org_kind" if key == "kind" else key): h}) for h in hint
+                ],
             )
         return []
     criteria = " · ".join(result.criteria.values())
@@ -60,15 +67,25 @@ async def run_search(dispatcher: CollectingDispatcher, params: dict[str, Any], o
     lines = [org_line(h.org, h.reasons) for h in result.hits]
     dispatcher.utter_message(
         response="utter_search_results" if offset == 0 else "utter_more_results",
-        count=count_text(result.total, result.total_is_lower_bound), criteria=criteria,
-        first=offset + 1, last=offset + len(lines), results=numbered(lines, offset + 1),
+        count=count_text(result.total, result.total_is_lower_bound),
+        criteria=criteria,
+        first=offset + 1,
+        last=offset + len(lines),
+        results=numbered(lines, offset + 1),
         sources=sources_text(s for hit_sources in sources.values() for s in hit_sources),
         buttons=next_step_buttons(len(lines), result.has_more, result.hits[0].org.name if len(lines) == 1 else None),
-        json_message=custom("organisations", [card(h.org, "; ".join(h.reasons[:2])) for h in result.hits],
-                            [s for v in sources.values() for s in v], total=result.total, offset=offset),
+        json_message=custom(
+            "organisations",
+            [card(h.org, "; ".join(h.reasons[:2])) for h in result.hits],
+            [s for v in sources.values() for s in v],
+            total=result.total,
+            offset=offset,
+        ),
     )
-    events = [SlotSet("last_query", {"type": "search", "params": params, "offset": offset + len(lines)}),
-              SlotSet("last_results", ids)]
+    events = [
+        SlotSet("last_query", {"type": "search", "params": params, "offset": offset + len(lines)}),
+        SlotSet("last_results", ids),
+    ]
     if len(ids) == 1:
         events.append(SlotSet("focus_org", ids[0]))
     return events
@@ -82,10 +99,18 @@ def _no_results(dispatcher, result, criteria: str, offset: int) -> list:
     if alternatives:
         lines = [f"{a.description}: {count_text(a.total)}, e.g. {', '.join(a.examples)}" for a in alternatives]
         dispatcher.utter_message(
-            response="utter_no_results_alternatives", criteria=criteria, alternatives=numbered(lines),
-            buttons=[button(f"Show {a.description}"[:64], "search_organisations",
-                            **{("org_kind" if k == "kind" else k): v for k, v in a.criteria.items()})
-                     for a in alternatives] + [button("Talk to a person", "human_handoff")],
+            response="utter_no_results_alternatives",
+            criteria=criteria,
+            alternatives=numbered(lines),
+            buttons=[
+                button(
+                    f"Show {a.description}"[:64],
+                    "search_organisations",
+                    **{("org_kind" if k == "kind" else k): v for k, v in a.criteria.items()},
+                )
+                for a in alternatives
+            ]
+            + [button("Talk to a person", "human_handoff")],
         )
     else:
         dispatcher.utter_message(response="utter_no_results", criteria=criteria)

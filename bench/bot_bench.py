@@ -53,8 +53,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def send(url: str, sender: str, message: str) -> float:
     body = json.dumps({"sender": sender, "message": message}).encode()
-    req = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+    )
     start = time.perf_counter()
     with urllib.request.urlopen(req, timeout=120) as resp:
         replies = json.loads(resp.read())
@@ -91,14 +92,17 @@ def train_times(tmp: Path) -> tuple[float, float]:
 
     def train() -> float:
         start = time.monotonic()
-        subprocess.run([RASA, "train", "--out", str(tmp / "models")], cwd=work, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [RASA, "train", "--out", str(tmp / "models")], cwd=work, env=env, check=True, capture_output=True
+        )
         return time.monotonic() - start
 
     full = train()
     story = work / "data" / "stories" / "bench_extra.yml"
-    story.write_text('version: "3.1"\nstories:\n- story: bench extra\n  steps:\n  - intent: greet\n'
-                     '  - action: utter_greet\n  - intent: thank\n  - action: utter_youre_welcome\n')
+    story.write_text(
+        'version: "3.1"\nstories:\n- story: bench extra\n  steps:\n  - intent: greet\n'
+        "  - action: utter_greet\n  - intent: thank\n  - action: utter_youre_welcome\n"
+    )
     return full, train()
 
 
@@ -118,11 +122,13 @@ def main() -> int:
         results["incremental training (story change)"] = f"{incremental:.0f} s"
     model = ensure_model()
     rasa_port, action_port = free_port(), free_port()
-    env = assistant_env(DATABASE_URL=f"sqlite:///{tmp / 'kb.db'}", TRACKER_URL=f"sqlite:///{tmp / 'trackers.db'}",
-                        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
-                        KAKEHASHI_RATE_LIMIT="1000000/1")  # measure the assistant, not the spam limit
-    subprocess.run([PY, "-m", "db", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = assistant_env(
+        DATABASE_URL=f"sqlite:///{tmp / 'kb.db'}",
+        TRACKER_URL=f"sqlite:///{tmp / 'trackers.db'}",
+        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
+        KAKEHASHI_RATE_LIMIT="1000000/1",
+    )  # measure the assistant, not the spam limit
+    subprocess.run([PY, "-m", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     actions = start_actions(env, action_port, tmp / "actions.log")
     wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
     start = time.monotonic()
@@ -135,8 +141,9 @@ def main() -> int:
             send(url, "warmup", q)
         # 1 conversation, sequential; a fresh conversation every 15 messages (realistic length)
         lat = [send(url, f"seq-{i // 15}", QUESTIONS[i % len(QUESTIONS)]) for i in range(args.messages)]
-        results["1 conversation: p50 / p95 / p99"] = (f"{percentile(lat, 50):.0f} / {percentile(lat, 95):.0f} / "
-                                                      f"{percentile(lat, 99):.0f} ms")
+        results["1 conversation: p50 / p95 / p99"] = (
+            f"{percentile(lat, 50):.0f} / {percentile(lat, 95):.0f} / {percentile(lat, 99):.0f} ms"
+        )
         # N concurrent conversations
         conc: list[float] = []
         lock = threading.Lock()
@@ -156,7 +163,8 @@ def main() -> int:
             t.join()
         wall = time.monotonic() - t0
         results[f"{args.concurrent} concurrent conversations: p50 / p95 / p99"] = (
-            f"{percentile(conc, 50):.0f} / {percentile(conc, 95):.0f} / {percentile(conc, 99):.0f} ms")
+            f"{percentile(conc, 50):.0f} / {percentile(conc, 95):.0f} / {percentile(conc, 99):.0f} ms"
+        )
         results["throughput (messages/s, one instance)"] = f"{len(conc) / wall:.1f}"
         # one long conversation
         sender = "long-" + uuid.uuid4().hex[:6]
@@ -164,13 +172,19 @@ def main() -> int:
         early = statistics.median(long_lat[5:15])
         late = statistics.median(long_lat[-10:])
         results["long conversation: median at message ~10 / ~300"] = (
-            f"{early:.0f} / {late:.0f} ms ({late / early:.2f}×)")
+            f"{early:.0f} / {late:.0f} ms ({late / early:.2f}×)"
+        )
         results["Rasa server RSS after the run"] = f"{rss_mb(rasa.pid):.0f} MB"
         results["action server RSS after the run"] = f"{rss_mb(actions.pid):.0f} MB"
     finally:
         stop(rasa, actions)
-    report = [f"Measured {dt.date.today()} on this machine ({os.cpu_count()} cores), model {model.name}, "
-              f"knowledge base SQLite, tracker store SQLite.", "", "| figure | value |", "|---|---|"]
+    report = [
+        f"Measured {dt.date.today()} on this machine ({os.cpu_count()} cores), model {model.name}, "
+        f"knowledge base SQLite, tracker store SQLite.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
     report += [f"| {k} | {v} |" for k, v in results.items()]
     text = "\n".join(report)
     print(text)

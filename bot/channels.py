@@ -135,8 +135,9 @@ async def to_helpdesk(conversation_id: str, text: str, metadata: dict) -> tuple[
     try:
         from bot.helpdesk.relay import route_user_message
 
-        routed = await asyncio.to_thread(route_user_message, conversation_id, text[:10_000],
-                                         metadata.get("display_name"))
+        routed = await asyncio.to_thread(
+            route_user_message, conversation_id, text[:10_000], metadata.get("display_name")
+        )
     except Exception:
         # The database is down: nothing can be recorded on a ticket, so the assistant answers
         # (it apologises for the knowledge base) rather than swallowing the message.
@@ -370,8 +371,9 @@ class SafeSocketIOInput(SocketIOInput):
             taken, reply = await to_helpdesk(session_id, str(data.get("message", "")), _metadata(data))
             if taken:
                 if reply:
-                    await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id,
-                                   namespace=ns)
+                    await sio.emit(
+                        self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id, namespace=ns
+                    )
                 return
             output = _SigningSocketIOOutput(sio, self.bot_message_evt)
             text = screen(data.get("message", ""), session_id)

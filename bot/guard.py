@@ -46,6 +46,7 @@ def sign_buttons(message: dict, sender_id: str) -> dict:
     out = dict(message)
     for key in ("buttons", "quick_replies"):
         if isinstance(out.get(key), list):
-            out[key] = [dict(b, payload=sign(b.get("payload", ""), sender_id)) if isinstance(b, dict) else b
-                        for b in out[key]]
+            out[key] = [
+                dict(b, payload=sign(b.get("payload", ""), sender_id)) if isinstance(b, dict) else b for b in out[key]
+            ]
     return out

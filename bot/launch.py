@@ -50,16 +50,33 @@ def assistant_env(base: dict[str, str] | None = None, **overrides: str) -> dict[
 
 def start_actions(env: dict[str, str], port: int, log: Path | None = None) -> subprocess.Popen:
     out = log.open("ab") if log else None
-    return subprocess.Popen([PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],  # noqa: S603
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    return subprocess.Popen(
+        [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
 
 
-def start_rasa(env: dict[str, str], model: Path, port: int, log: Path | None = None,
-               extra: list[str] | None = None) -> subprocess.Popen:
+def start_rasa(
+    env: dict[str, str], model: Path, port: int, log: Path | None = None, extra: list[str] | None = None
+) -> subprocess.Popen:
     out = log.open("ab") if log else None
-    cmd = [RASA, "run", "--model", str(model), "--port", str(port), "--credentials", "credentials.yml",
-           "--endpoints", "endpoints.yml", *(extra or [])]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)  # noqa: S603
+    cmd = [
+        RASA,
+        "run",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--credentials",
+        "credentials.yml",
+        "--endpoints",
+        "endpoints.yml",
+        *(extra or []),
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
 
 
 def stop(*procs: subprocess.Popen | None, timeout: float = 30) -> None:

@@ -35,12 +35,16 @@ def start_all(model: Path, env: dict[str, str]) -> dict[str, subprocess.Popen]:
     origins = env.get("KAKEHASHI_ALLOWED_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
     procs = {
         "actions": start_actions(env, settings.action_port()),
-        "rasa": start_rasa(env, model, settings.rasa_port(), extra=[
-            "--cors", *origins.split(","), "--interface", env.get("RASA_INTERFACE", "127.0.0.1")]),
-        "web": subprocess.Popen([PY, "-m", "bot.web"], cwd=settings.ROOT, env=env),  # noqa: S603
+        "rasa": start_rasa(
+            env,
+            model,
+            settings.rasa_port(),
+            extra=["--cors", *origins.split(","), "--interface", env.get("RASA_INTERFACE", "127.0.0.1")],
+        ),
+        "web": subprocess.Popen([PY, "-m", "bot.web"], cwd=settings.ROOT, env=env),
     }
     if env.get("TELEGRAM_BOT_TOKEN"):
-        procs["telegram"] = subprocess.Popen([PY, "-m", "bot.telegram"], cwd=settings.ROOT, env=env)  # noqa: S603
+        procs["telegram"] = subprocess.Popen([PY, "-m", "bot.telegram"], cwd=settings.ROOT, env=env)
     return procs
 
 
@@ -68,8 +72,11 @@ def main() -> int:
         waited = None
     if waited is not None:
         print(f"Ready in {waited:.0f} s.", flush=True)
-        print(f"\nKakehashi is ready. Chat at http://localhost:{settings.web_port()}/ "
-              f"(REST: {settings.rasa_url()}/webhooks/rest/webhook). Ctrl-C stops.\n", flush=True)
+        print(
+            f"\nKakehashi is ready. Chat at http://localhost:{settings.web_port()}/ "
+            f"(REST: {settings.rasa_url()}/webhooks/rest/webhook). Ctrl-C stops.\n",
+            flush=True,
+        )
     try:
         while not stop:
             for name, proc in procs.items():

@@ -50,8 +50,20 @@ def ensure_model(force: bool = False) -> Path:
 def _train(target: Path) -> Path:
     print(f"Training the assistant (inputs changed) → {target.name} …", flush=True)
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
-    cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--data", "data", "--domain", "domain.yml",
-           "--config", "config.yml", "--out", str(MODELS), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+    cmd = [
+        str(Path(sys.executable).with_name("rasa")),
+        "train",
+        "--data",
+        "data",
+        "--domain",
+        "domain.yml",
+        "--config",
+        "config.yml",
+        "--out",
+        str(MODELS),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
+    ]
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     for old in MODELS.glob("kakehashi-*.tar.gz"):  # keep only the current model
         if old != target:

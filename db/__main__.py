@@ -22,17 +22,31 @@ from pathlib import Path
 def _search(args) -> int:
     from db.search import search_organisations
 
-    res = search_organisations(sector=args.sector, place=args.place, country=args.country, kind=args.kind,
-                               name=args.name, limit=args.limit, offset=args.offset)
+    res = search_organisations(
+        sector=args.sector,
+        place=args.place,
+        country=args.country,
+        kind=args.kind,
+        name=args.name,
+        limit=args.limit,
+        offset=args.offset,
+    )
     if args.json:
-        print(json.dumps([dict(h.to_dict(), place=h.org.place, sectors=h.org.sectors) for h in res.hits],
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [dict(h.to_dict(), place=h.org.place, sectors=h.org.sectors) for h in res.hits],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0 if not res.unresolved else 1
     if res.unresolved:
         for key, value in res.unresolved.items():
             hint = res.suggestions.get(key)
-            print(f"Not understood: {key} '{value}'" + (f" (did you mean: {', '.join(hint)}?)" if hint else ""),
-                  file=sys.stderr)
+            print(
+                f"Not understood: {key} '{value}'" + (f" (did you mean: {', '.join(hint)}?)" if hint else ""),
+                file=sys.stderr,
+            )
         return 1
     more = "+" if res.total_is_lower_bound else ""
     print(f"{res.total}{more} organisation(s) match {res.criteria}")
@@ -80,8 +94,12 @@ def _stats(args) -> int:
 
     with session_scope() as s:
         rows = {
-            "organisations": s.scalar(select(func.count()).select_from(m.Organisation).where(m.Organisation.synthetic.is_(False))),
-            "synthetic organisations": s.scalar(select(func.count()).select_from(m.Organisation).where(m.Organisation.synthetic.is_(True))),
+            "organisations": s.scalar(
+                select(func.count()).select_from(m.Organisation).where(m.Organisation.synthetic.is_(False))
+            ),
+            "synthetic organisations": s.scalar(
+                select(func.count()).select_from(m.Organisation).where(m.Organisation.synthetic.is_(True))
+            ),
             "partnerships": s.scalar(select(func.count()).select_from(m.Partnership)),
             "programmes": s.scalar(select(func.count()).select_from(m.Programme)),
             "events": s.scalar(select(func.count()).select_from(m.Event)),

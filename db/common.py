@@ -27,8 +27,9 @@ def summaries(session: Session, ref: Reference, pks: Iterable[int]) -> dict[int,
     for part in chunks(pks):
         orgs.update({o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(part)))})
         for org_pk, sector_id in session.execute(
-            select(m.OrganisationSector.org_pk, m.OrganisationSector.sector_id)
-            .where(m.OrganisationSector.org_pk.in_(part))
+            select(m.OrganisationSector.org_pk, m.OrganisationSector.sector_id).where(
+                m.OrganisationSector.org_pk.in_(part)
+            )
         ):
             sector = ref.sectors.get(sector_id)
             if sector:
@@ -40,8 +41,15 @@ def summaries(session: Session, ref: Reference, pks: Iterable[int]) -> dict[int,
             continue
         chain = ref.place_chain(o.place_id)
         out[pk] = OrgSummary(
-            id=o.id, name=o.name, kind=o.kind, country=_country_name(ref, o), place=chain[0] if chain else "",
-            place_chain=chain, sectors=sorted(sectors[pk]), website=o.website, synthetic=o.synthetic,
+            id=o.id,
+            name=o.name,
+            kind=o.kind,
+            country=_country_name(ref, o),
+            place=chain[0] if chain else "",
+            place_chain=chain,
+            sectors=sorted(sectors[pk]),
+            website=o.website,
+            synthetic=o.synthetic,
         )
     return out
 

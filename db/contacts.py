@@ -24,5 +24,9 @@ def contacts_of(org: str | None, url: str | None = None) -> tuple[OrgSummary | N
 
 def _infos(session, rows: list[m.Contact]) -> list[ContactInfo]:
     sources = sources_for(session, "contacts", [c.id for c in rows])
-    return [ContactInfo(c.id, c.name, c.role, c.organisation.name if c.organisation else None, c.email,
-                        sources.get(c.id, [])) for c in rows]
+    return [
+        ContactInfo(
+            c.id, c.name, c.role, c.organisation.name if c.organisation else None, c.email, sources.get(c.id, [])
+        )
+        for c in rows
+    ]

@@ -15,9 +15,15 @@ from db.results import EventInfo
 from db.text import clean_query, fold
 
 
-def find_events(sector: str | None = None, place: str | None = None, name: str | None = None,
-                date_from: dt.date | None = None, date_to: dt.date | None = None, limit: int = 10,
-                url: str | None = None) -> tuple[list[EventInfo], dict[str, str]]:
+def find_events(
+    sector: str | None = None,
+    place: str | None = None,
+    name: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    limit: int = 10,
+    url: str | None = None,
+) -> tuple[list[EventInfo], dict[str, str]]:
     """Events matching every filter given, newest first; plus criteria not understood."""
     limit = max(1, min(int(limit or 10), 50))
     with session_scope(url) as session:
@@ -29,8 +35,11 @@ def find_events(sector: str | None = None, place: str | None = None, name: str |
             if sec is None:
                 unresolved["sector"] = sector
             else:
-                q = q.where(m.Event.pk.in_(select(m.EventSector.event_pk).where(
-                    m.EventSector.sector_id.in_(ref.sector_subtree(sec)))))
+                q = q.where(
+                    m.Event.pk.in_(
+                        select(m.EventSector.event_pk).where(m.EventSector.sector_id.in_(ref.sector_subtree(sec)))
+                    )
+                )
         if place:
             row = ref.resolve_place(place)
             if row is None:
@@ -57,11 +66,22 @@ def find_events(sector: str | None = None, place: str | None = None, name: str |
             for eo in e.orgs:
                 org = session.get(m.Organisation, eo.org_pk)
                 orgs[eo.role].append(org.name)
-            out.append(EventInfo(
-                id=e.id, name=e.name, series=e.series, kind=e.kind, start=e.start, end=e.end,
-                place=ref.places[e.place_id].name if e.place_id else None, place_chain=ref.place_chain(e.place_id),
-                organisers=sorted(orgs["organiser"]), participants=sorted(orgs["participant"]),
-                sectors=sorted(ref.sectors[s.sector_id].name for s in e.sectors), figures=dict(e.figures or {}),
-                description=e.description, sources=sources.get(e.id, []),
-            ))
+            out.append(
+                EventInfo(
+                    id=e.id,
+                    name=e.name,
+                    series=e.series,
+                    kind=e.kind,
+                    start=e.start,
+                    end=e.end,
+                    place=ref.places[e.place_id].name if e.place_id else None,
+                    place_chain=ref.place_chain(e.place_id),
+                    organisers=sorted(orgs["organiser"]),
+                    participants=sorted(orgs["participant"]),
+                    sectors=sorted(ref.sectors[s.sector_id].name for s in e.sectors),
+                    figures=dict(e.figures or {}),
+                    description=e.description,
+                    sources=sources.get(e.id, []),
+                )
+            )
         return out, {}

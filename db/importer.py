@@ -166,9 +166,7 @@ def _parse_file(file: Path, dataset: Dataset) -> list[Problem]:
                 problems.append(Problem(name, item_line, section, "expected a mapping (a record)"))
                 continue
             key_lines = {str(k): item.lc.key(k)[0] + 1 for k in item}
-            dataset.records[section].append(
-                Record(section, _plain(item), name, item_line, key_lines)
-            )
+            dataset.records[section].append(Record(section, _plain(item), name, item_line, key_lines))
     return problems
 
 
@@ -290,9 +288,14 @@ def _existing_ids(session: Session | None, section: str, wanted: Iterable[str]) 
     if session is None or not wanted:
         return set()
     table = {
-        "sources": m.Source, "places": m.Place, "sectors": m.Sector,
-        "organisations": m.Organisation, "programmes": m.Programme,
-        "partnerships": m.Partnership, "events": m.Event, "contacts": m.Contact,
+        "sources": m.Source,
+        "places": m.Place,
+        "sectors": m.Sector,
+        "organisations": m.Organisation,
+        "programmes": m.Programme,
+        "partnerships": m.Partnership,
+        "events": m.Event,
+        "contacts": m.Contact,
         "market_facts": m.MarketFact,
     }[section]
     found: set[str] = set()
@@ -372,8 +375,11 @@ def _check_names(dataset, session, add) -> None:
             key = fold(name)
             other = seen.get(key)
             if other and other[0] != rec.id:
-                add(rec, "name" if name == rec.data.get("name") else "aliases",
-                    f"'{name}' is already a name of organisation '{other[0]}' (duplicate organisation?)")
+                add(
+                    rec,
+                    "name" if name == rec.data.get("name") else "aliases",
+                    f"'{name}' is already a name of organisation '{other[0]}' (duplicate organisation?)",
+                )
             seen.setdefault(key, (rec.id, rec))
     if session is not None and seen:
         keys = list(seen)
@@ -405,9 +411,9 @@ def _check_semantics(dataset, ids, session, add) -> None:
                 cur = ids[section][cur].data.get("parent")
     for rec in dataset.records["events"]:
         start, end = rec.data.get("start"), rec.data.get("end")
-        if isinstance(start, str) and isinstance(end, str) and DATE_RE.match(start) and DATE_RE.match(end):
-            if (_first_day(end) or dt.date.max) < (_first_day(start) or dt.date.min):
-                add(rec, "end", "is before 'start'")
+        dated = isinstance(start, str) and isinstance(end, str) and DATE_RE.match(start) and DATE_RE.match(end)
+        if dated and (_first_day(end) or dt.date.max) < (_first_day(start) or dt.date.min):
+            add(rec, "end", "is before 'start'")
 
 
 # --------------------------------------------------------------------------- writing
@@ -487,8 +493,9 @@ class _Writer:
     def _sources(self, recs: list[Record]) -> None:
         for r in recs:
             d = r.data
-            self.s.add(m.Source(id=d["id"], file=d["file"], title=d["title"],
-                                publisher=d.get("publisher"), year=d.get("year")))
+            self.s.add(
+                m.Source(id=d["id"], file=d["file"], title=d["title"], publisher=d.get("publisher"), year=d.get("year"))
+            )
 
     def _places(self, recs: list[Record]) -> None:
         pending = {r.id: r for r in recs}
@@ -501,9 +508,17 @@ class _Writer:
                 country = d.get("country") or (self.place_country.get(parent) if parent else None)
                 self.place_path[d["id"]], self.place_country[d["id"]] = path, country
                 names = _unique_names([d["name"], *(d.get("aliases") or [])])
-                self.s.add(m.Place(id=d["id"], name=d["name"], kind=d["kind"], parent_id=parent,
-                                   country_code=country, path=path,
-                                   names=[m.PlaceName(name=n, norm=fold(n)) for n in names]))
+                self.s.add(
+                    m.Place(
+                        id=d["id"],
+                        name=d["name"],
+                        kind=d["kind"],
+                        parent_id=parent,
+                        country_code=country,
+                        path=path,
+                        names=[m.PlaceName(name=n, norm=fold(n)) for n in names],
+                    )
+                )
                 del pending[d["id"]]
             self.s.flush()
 
@@ -518,24 +533,40 @@ class _Writer:
                     paths[parent] = self.s.get(m.Sector, parent).path
                 paths[d["id"]] = (paths[parent] if parent else "/") + d["id"] + "/"
                 names = _unique_names([d["name"], *(d.get("synonyms") or [])])
-                self.s.add(m.Sector(id=d["id"], name=d["name"], parent_id=parent, path=paths[d["id"]],
-                                    names=[m.SectorName(name=n, norm=fold(n)) for n in names]))
+                self.s.add(
+                    m.Sector(
+                        id=d["id"],
+                        name=d["name"],
+                        parent_id=parent,
+                        path=paths[d["id"]],
+                        names=[m.SectorName(name=n, norm=fold(n)) for n in names],
+                    )
+                )
                 del pending[d["id"]]
             self.s.flush()
 
     def _organisations(self, recs: list[Record]) -> None:
-        country_place = dict(self.s.execute(
-            select(m.Place.country_code, m.Place.id).where(m.Place.kind == "country")).all())
+        country_place = dict(
+            self.s.execute(select(m.Place.country_code, m.Place.id).where(m.Place.kind == "country")).all()
+        )
         for r in recs:
             d = r.data
             place = d.get("place") or country_place.get(d.get("country"))
             country = d.get("country") or (self._country_of(place) if place else None)
             names = _unique_names([d["name"], *(d.get("aliases") or [])])
             org = m.Organisation(
-                id=d["id"], name=d["name"], kind=d["kind"], country_code=country,
-                place_id=place, place_path=self._path_of(place) if place else "", members=d.get("members"),
-                smes=d.get("smes"), description=d.get("description"), interests=d.get("interests"),
-                website=d.get("website"), synthetic=False,
+                id=d["id"],
+                name=d["name"],
+                kind=d["kind"],
+                country_code=country,
+                place_id=place,
+                place_path=self._path_of(place) if place else "",
+                members=d.get("members"),
+                smes=d.get("smes"),
+                description=d.get("description"),
+                interests=d.get("interests"),
+                website=d.get("website"),
+                synthetic=False,
                 names=[m.OrganisationName(name=n, norm=fold(n), primary=(n == d["name"])) for n in names],
                 sectors=[m.OrganisationSector(sector_id=s) for s in d.get("sectors") or []],
             )
@@ -549,63 +580,103 @@ class _Writer:
         for r in recs:
             d = r.data
             names = _unique_names([d["name"], *(d.get("aliases") or [])])
-            self.s.add(m.Programme(
-                id=d["id"], name=d["name"], started=d.get("started"), description=d.get("description"),
-                operator_pk=self._orgpk(d["operator"]) if d.get("operator") else None,
-                names=[m.ProgrammeName(name=n, norm=fold(n)) for n in names],
-                rules=[m.ProgrammeRule(position=i, kind=rule["kind"], values=rule.get("values"),
-                                       text=rule["text"]) for i, rule in enumerate(d.get("rules") or [])],
-                sectors=[m.ProgrammeSector(sector_id=s) for s in d.get("sectors") or []],
-            ))
+            self.s.add(
+                m.Programme(
+                    id=d["id"],
+                    name=d["name"],
+                    started=d.get("started"),
+                    description=d.get("description"),
+                    operator_pk=self._orgpk(d["operator"]) if d.get("operator") else None,
+                    names=[m.ProgrammeName(name=n, norm=fold(n)) for n in names],
+                    rules=[
+                        m.ProgrammeRule(position=i, kind=rule["kind"], values=rule.get("values"), text=rule["text"])
+                        for i, rule in enumerate(d.get("rules") or [])
+                    ],
+                    sectors=[m.ProgrammeSector(sector_id=s) for s in d.get("sectors") or []],
+                )
+            )
 
     def _partnerships(self, recs: list[Record]) -> None:
         for r in recs:
             d = r.data
             a, b = d["parties"]
-            self.s.add(m.Partnership(
-                id=d["id"], org_a_pk=self._orgpk(a), org_b_pk=self._orgpk(b), kind=d["kind"],
-                year=d.get("year"), status=d.get("status"), outcome=d.get("outcome"),
-                programme_id=d.get("programme"),
-                sectors=[m.PartnershipSector(sector_id=s) for s in d.get("sectors") or []],
-            ))
+            self.s.add(
+                m.Partnership(
+                    id=d["id"],
+                    org_a_pk=self._orgpk(a),
+                    org_b_pk=self._orgpk(b),
+                    kind=d["kind"],
+                    year=d.get("year"),
+                    status=d.get("status"),
+                    outcome=d.get("outcome"),
+                    programme_id=d.get("programme"),
+                    sectors=[m.PartnershipSector(sector_id=s) for s in d.get("sectors") or []],
+                )
+            )
 
     def _events(self, recs: list[Record]) -> None:
         for r in recs:
             d = r.data
             orgs = [m.EventOrganisation(org_pk=self._orgpk(o), role="organiser") for o in d.get("organisers") or []]
-            orgs += [m.EventOrganisation(org_pk=self._orgpk(o), role="participant")
-                     for o in d.get("participants") or [] if o not in (d.get("organisers") or [])]
-            self.s.add(m.Event(
-                id=d["id"], name=d["name"], series=d.get("series"), kind=d["kind"],
-                start=d.get("start"), start_date=_first_day(d["start"]) if d.get("start") else None,
-                end=d.get("end"), place_id=d.get("place"),
-                place_path=self._path_of(d["place"]) if d.get("place") else None,
-                figures=d.get("figures"), description=d.get("description"), orgs=orgs,
-                sectors=[m.EventSector(sector_id=s) for s in d.get("sectors") or []],
-            ))
+            orgs += [
+                m.EventOrganisation(org_pk=self._orgpk(o), role="participant")
+                for o in d.get("participants") or []
+                if o not in (d.get("organisers") or [])
+            ]
+            self.s.add(
+                m.Event(
+                    id=d["id"],
+                    name=d["name"],
+                    series=d.get("series"),
+                    kind=d["kind"],
+                    start=d.get("start"),
+                    start_date=_first_day(d["start"]) if d.get("start") else None,
+                    end=d.get("end"),
+                    place_id=d.get("place"),
+                    place_path=self._path_of(d["place"]) if d.get("place") else None,
+                    figures=d.get("figures"),
+                    description=d.get("description"),
+                    orgs=orgs,
+                    sectors=[m.EventSector(sector_id=s) for s in d.get("sectors") or []],
+                )
+            )
 
     def _contacts(self, recs: list[Record]) -> None:
         for r in recs:
             d = r.data
-            self.s.add(m.Contact(
-                id=d["id"], name=d["name"], role=d.get("role"), email=d.get("email"),
-                org_pk=self._orgpk(d["organisation"]) if d.get("organisation") else None,
-            ))
+            self.s.add(
+                m.Contact(
+                    id=d["id"],
+                    name=d["name"],
+                    role=d.get("role"),
+                    email=d.get("email"),
+                    org_pk=self._orgpk(d["organisation"]) if d.get("organisation") else None,
+                )
+            )
 
     def _market_facts(self, recs: list[Record]) -> None:
         for r in recs:
             d = r.data
-            self.s.add(m.MarketFact(
-                id=d["id"], topic=d["topic"], sector_id=d.get("sector"), metric=d["metric"],
-                value=d.get("value"), unit=d.get("unit"), year=d.get("year"), note=d.get("note"),
-            ))
+            self.s.add(
+                m.MarketFact(
+                    id=d["id"],
+                    topic=d["topic"],
+                    sector_id=d.get("sector"),
+                    metric=d["metric"],
+                    value=d.get("value"),
+                    unit=d.get("unit"),
+                    year=d.get("year"),
+                    note=d.get("note"),
+                )
+            )
 
     def _evidence(self, ds: Dataset) -> None:
         for section in ORDER:
             for r in ds.records[section]:
                 for ev in r.data.get("evidence") or []:
-                    self.s.add(m.Evidence(record_type=section, record_id=r.id,
-                                          source_id=ev["source"], passage=ev["passage"]))
+                    self.s.add(
+                        m.Evidence(record_type=section, record_id=r.id, source_id=ev["source"], passage=ev["passage"])
+                    )
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -625,19 +696,20 @@ def update_rank_weights(session: Session) -> None:
         .scalar_subquery()
     )
     events = (
-        select(func.count()).select_from(m.EventOrganisation)
-        .where(m.EventOrganisation.org_pk == m.Organisation.pk).scalar_subquery()
+        select(func.count())
+        .select_from(m.EventOrganisation)
+        .where(m.EventOrganisation.org_pk == m.Organisation.pk)
+        .scalar_subquery()
     )
     rows = session.execute(
-        select(m.Organisation.pk, ties, events, m.Organisation.members, m.Organisation.smes)
-        .where(m.Organisation.synthetic.is_(False))
+        select(m.Organisation.pk, ties, events, m.Organisation.members, m.Organisation.smes).where(
+            m.Organisation.synthetic.is_(False)
+        )
     ).all()
     for pk, n_ties, n_events, members, smes in rows:
         size = max(members or 0, smes or 0)
         weight = 10.0 + 3.0 * n_ties + 1.0 * n_events + math.log10(size + 1)
-        session.execute(
-            m.Organisation.__table__.update().where(m.Organisation.pk == pk).values(rank_weight=weight)
-        )
+        session.execute(m.Organisation.__table__.update().where(m.Organisation.pk == pk).values(rank_weight=weight))
 
 
 # --------------------------------------------------------------------------- seeding

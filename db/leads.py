@@ -39,9 +39,14 @@ def _info(r: m.IntroductionRequest) -> IntroductionRequest:
     return IntroductionRequest(r.id, r.conversation_id, r.org_name, r.status, created, r.channel)
 
 
-def request_introduction(conversation_id: str, org: str, channel: str | None = None,
-                         profile: dict | None = None, message: str | None = None,
-                         url: str | None = None) -> tuple[IntroductionRequest | None, bool, list[str]]:
+def request_introduction(
+    conversation_id: str,
+    org: str,
+    channel: str | None = None,
+    profile: dict | None = None,
+    message: str | None = None,
+    url: str | None = None,
+) -> tuple[IntroductionRequest | None, bool, list[str]]:
     """Record that this conversation asks to be introduced to `org`.
 
     Returns (request, created, suggestions): `created` is False when the same request already
@@ -53,15 +58,26 @@ def request_introduction(conversation_id: str, org: str, channel: str | None = N
         if pk is None:
             return None, False, suggestions
         name = session.get(m.Organisation, pk).name
-        existing = session.scalar(select(m.IntroductionRequest).where(
-            m.IntroductionRequest.conversation_id == conversation_id, m.IntroductionRequest.org_name == name))
+        existing = session.scalar(
+            select(m.IntroductionRequest).where(
+                m.IntroductionRequest.conversation_id == conversation_id, m.IntroductionRequest.org_name == name
+            )
+        )
         if existing is not None:
             return _info(existing), False, []
         now = dt.datetime.now(dt.UTC)
         channel = channel[:40] if channel else None  # models.IntroductionRequest.channel
-        row = m.IntroductionRequest(conversation_id=conversation_id, channel=channel, org_pk=pk, org_name=name,
-                                    profile=profile or {}, message=message[:MAX_MESSAGE], status="new",
-                                    created_at=now, updated_at=now)
+        row = m.IntroductionRequest(
+            conversation_id=conversation_id,
+            channel=channel,
+            org_pk=pk,
+            org_name=name,
+            profile=profile or {},
+            message=message[:MAX_MESSAGE],
+            status="new",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(row)
         session.flush()
         return _info(row), True, []
@@ -71,9 +87,11 @@ def introduction_requests(conversation_id: str, url: str | None = None) -> list[
     """This conversation's introduction requests, newest first."""
     conversation_id = _conversation_key(conversation_id)
     with session_scope(url) as session:
-        rows = session.scalars(select(m.IntroductionRequest)
-                               .where(m.IntroductionRequest.conversation_id == conversation_id)
-                               .order_by(m.IntroductionRequest.created_at.desc(), m.IntroductionRequest.id.desc()))
+        rows = session.scalars(
+            select(m.IntroductionRequest)
+            .where(m.IntroductionRequest.conversation_id == conversation_id)
+            .order_by(m.IntroductionRequest.created_at.desc(), m.IntroductionRequest.id.desc())
+        )
         return [_info(r) for r in rows]
 
 

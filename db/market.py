@@ -27,8 +27,11 @@ def market_facts(topic: str | None, limit: int = 10, url: str | None = None) -> 
         sec = ref.resolve_sector(key)
         scored = []
         for f in facts:
-            s = max(fuzz.token_set_ratio(key, fold(f.topic)), fuzz.partial_ratio(key, fold(f.topic)) * 0.95,
-                    fuzz.token_set_ratio(key, fold(f.metric)) * 0.9)
+            s = max(
+                fuzz.token_set_ratio(key, fold(f.topic)),
+                fuzz.partial_ratio(key, fold(f.topic)) * 0.95,
+                fuzz.token_set_ratio(key, fold(f.metric)) * 0.9,
+            )
             if sec and f.sector_id and ref.sectors[f.sector_id].path.startswith(sec.path):
                 s = max(s, 90.0)
             if s >= MIN_SCORE:
@@ -36,8 +39,20 @@ def market_facts(topic: str | None, limit: int = 10, url: str | None = None) -> 
         scored.sort(key=lambda x: (-x[0], -(x[1].year or 0)))
         chosen = [f for _, f in scored[:limit]]
         sources = sources_for(session, "market_facts", [f.id for f in chosen])
-        return [MarketFactInfo(f.id, f.topic, ref.sectors[f.sector_id].name if f.sector_id else None, f.metric,
-                               f.value, f.unit, f.year, f.note, sources.get(f.id, [])) for f in chosen]
+        return [
+            MarketFactInfo(
+                f.id,
+                f.topic,
+                ref.sectors[f.sector_id].name if f.sector_id else None,
+                f.metric,
+                f.value,
+                f.unit,
+                f.year,
+                f.note,
+                sources.get(f.id, []),
+            )
+            for f in chosen
+        ]
 
 
 def market_topics(url: str | None = None) -> list[str]:

@@ -159,9 +159,7 @@ class Partnership(Base):
 
 class PartnershipSector(Base):
     __tablename__ = "partnership_sectors"
-    partnership_pk = Column(
-        Integer, ForeignKey("partnerships.pk", ondelete="CASCADE"), primary_key=True
-    )
+    partnership_pk = Column(Integer, ForeignKey("partnerships.pk", ondelete="CASCADE"), primary_key=True)
     sector_id = Column(String(SLUG), ForeignKey("sectors.id"), primary_key=True)
 
 
@@ -173,9 +171,7 @@ class Programme(Base):
     started = Column(Integer)
     description = Column(Text)
     names = relationship("ProgrammeName", cascade="all, delete-orphan")
-    rules = relationship(
-        "ProgrammeRule", cascade="all, delete-orphan", order_by="ProgrammeRule.position"
-    )
+    rules = relationship("ProgrammeRule", cascade="all, delete-orphan", order_by="ProgrammeRule.position")
     sectors = relationship("ProgrammeSector", cascade="all, delete-orphan")
     operator = relationship("Organisation")
 
@@ -183,9 +179,7 @@ class Programme(Base):
 class ProgrammeName(Base):
     __tablename__ = "programme_names"
     id = Column(Integer, primary_key=True)
-    programme_id = Column(
-        String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), nullable=False
-    )
+    programme_id = Column(String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), nullable=False)
     name = Column(String(300), nullable=False)
     norm = Column(String(300), nullable=False, index=True)
 
@@ -193,9 +187,7 @@ class ProgrammeName(Base):
 class ProgrammeRule(Base):
     __tablename__ = "programme_rules"
     id = Column(Integer, primary_key=True)
-    programme_id = Column(
-        String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), nullable=False
-    )
+    programme_id = Column(String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), nullable=False)
     position = Column(Integer, nullable=False)
     kind = Column(String(40), nullable=False)
     values = Column(JSON)
@@ -204,9 +196,7 @@ class ProgrammeRule(Base):
 
 class ProgrammeSector(Base):
     __tablename__ = "programme_sectors"
-    programme_id = Column(
-        String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
-    )
+    programme_id = Column(String(SLUG), ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
     sector_id = Column(String(SLUG), ForeignKey("sectors.id"), primary_key=True)
 
 

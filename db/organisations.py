@@ -29,12 +29,15 @@ def find_org_pk(session: Session, name_or_id: str | None) -> tuple[int | None, l
         if pk is not None:
             return pk, []
     matches = match_names(session, name_or_id, limit=5, min_score=60)
-    if matches and matches[0].score >= RESOLVE_MIN_SCORE and (
-        len(matches) == 1 or matches[0].score - matches[1].score >= 3 or matches[0].exact
+    if (
+        matches
+        and matches[0].score >= RESOLVE_MIN_SCORE
+        and (len(matches) == 1 or matches[0].score - matches[1].score >= 3 or matches[0].exact)
     ):
         return matches[0].org_pk, []
-    names = session.execute(select(m.Organisation.pk, m.Organisation.name)
-                            .where(m.Organisation.pk.in_([x.org_pk for x in matches]))).all()
+    names = session.execute(
+        select(m.Organisation.pk, m.Organisation.name).where(m.Organisation.pk.in_([x.org_pk for x in matches]))
+    ).all()
     by_pk = dict(names)
     return None, [by_pk[x.org_pk] for x in matches if x.org_pk in by_pk]
 
@@ -59,17 +62,35 @@ def get_organisation(name_or_id: str | None, url: str | None = None) -> tuple[Or
 
 def detail(session: Session, ref: Reference, pk: int) -> OrgDetail:
     org = session.get(m.Organisation, pk)
-    groups = session.scalars(select(m.Organisation.name).join(m.Membership, m.Membership.group_pk == m.Organisation.pk)
-                             .where(m.Membership.member_pk == pk).order_by(m.Organisation.name)).all()
-    members = session.scalars(select(m.Organisation.name).join(m.Membership, m.Membership.member_pk == m.Organisation.pk)
-                              .where(m.Membership.group_pk == pk).order_by(m.Organisation.name)).all()
-    n_ties = session.scalar(select(func.count()).select_from(m.Partnership).where(
-        (m.Partnership.org_a_pk == pk) | (m.Partnership.org_b_pk == pk)))
+    groups = session.scalars(
+        select(m.Organisation.name)
+        .join(m.Membership, m.Membership.group_pk == m.Organisation.pk)
+        .where(m.Membership.member_pk == pk)
+        .order_by(m.Organisation.name)
+    ).all()
+    members = session.scalars(
+        select(m.Organisation.name)
+        .join(m.Membership, m.Membership.member_pk == m.Organisation.pk)
+        .where(m.Membership.group_pk == pk)
+        .order_by(m.Organisation.name)
+    ).all()
+    n_ties = session.scalar(
+        select(func.count())
+        .select_from(m.Partnership)
+        .where((m.Partnership.org_a_pk == pk) | (m.Partnership.org_b_pk == pk))
+    )
     n_contacts = session.scalar(select(func.count()).select_from(m.Contact).where(m.Contact.org_pk == pk))
     aliases = [n.name for n in org.names if n.name != org.name]
     return OrgDetail(
-        org=summaries(session, ref, [pk])[pk], aliases=aliases, description=org.description,
-        interests=org.interests, members=org.members, smes=org.smes, member_of=list(groups),
-        has_members=list(members), partnership_count=n_ties, contact_count=n_contacts,
+        org=summaries(session, ref, [pk])[pk],
+        aliases=aliases,
+        description=org.description,
+        interests=org.interests,
+        members=org.members,
+        smes=org.smes,
+        member_of=list(groups),
+        has_members=list(members),
+        partnership_count=n_ties,
+        contact_count=n_contacts,
         sources=sources_for(session, "organisations", [org.id]).get(org.id, []),
     )

@@ -19,11 +19,17 @@ from db.text import fold
 SUCCESS_STATUSES = ("active", "signed", "ongoing")
 PARTNERSHIP_KIND_WORDS = {
     # Only words that name a specific kind: "agreement" or "cooperation" alone mean any tie.
-    "mou": "mou", "memorandum of understanding": "mou", "memorandum": "mou", "mous": "mou",
-    "letter of intent": "letter_of_intent", "loi": "letter_of_intent",
+    "mou": "mou",
+    "memorandum of understanding": "mou",
+    "memorandum": "mou",
+    "mous": "mou",
+    "letter of intent": "letter_of_intent",
+    "loi": "letter_of_intent",
     "rit project": "rit_project",
-    "memorandum of cooperation": "ministerial_moc", "moc": "ministerial_moc",
-    "regional agreement": "regional_agreement", "distribution agreement": "distribution_agreement",
+    "memorandum of cooperation": "ministerial_moc",
+    "moc": "ministerial_moc",
+    "regional agreement": "regional_agreement",
+    "distribution agreement": "distribution_agreement",
     "gateway agreement": "gateway_agreement",
 }
 
@@ -37,8 +43,7 @@ def resolve_partnership_kind(text: str | None) -> str | None:
     return PARTNERSHIP_KIND_WORDS.get(key) or PARTNERSHIP_KIND_WORDS.get(key.rstrip("s"))
 
 
-def partners_of(org: str, sector: str | None = None, kind: str | None = None,
-                url: str | None = None) -> PartnersResult:
+def partners_of(org: str, sector: str | None = None, kind: str | None = None, url: str | None = None) -> PartnersResult:
     """Every tie of `org` (name, alias or id), newest first, with kind, year and sources.
     Ties of the groups `org` belongs to are included with `via` set to the group's name."""
     with session_scope(url) as session:
@@ -46,10 +51,13 @@ def partners_of(org: str, sector: str | None = None, kind: str | None = None,
         pk, suggestions = find_org_pk(session, org)
         if pk is None:
             return PartnersResult(None, [], org or "", suggestions)
-        groups = dict(session.execute(
-            select(m.Membership.group_pk, m.Organisation.name)
-            .join(m.Organisation, m.Organisation.pk == m.Membership.group_pk)
-            .where(m.Membership.member_pk == pk)).all())
+        groups = dict(
+            session.execute(
+                select(m.Membership.group_pk, m.Organisation.name)
+                .join(m.Organisation, m.Organisation.pk == m.Membership.group_pk)
+                .where(m.Membership.member_pk == pk)
+            ).all()
+        )
         kind_id = resolve_partnership_kind(kind) if kind else None
         links = []
         for via_pk in [pk, *groups]:
@@ -70,8 +78,9 @@ def partners_of(org: str, sector: str | None = None, kind: str | None = None,
 
 
 def _ties(session: Session, pk: int) -> list[m.Partnership]:
-    return list(session.scalars(select(m.Partnership).where(
-        or_(m.Partnership.org_a_pk == pk, m.Partnership.org_b_pk == pk))))
+    return list(
+        session.scalars(select(m.Partnership).where(or_(m.Partnership.org_a_pk == pk, m.Partnership.org_b_pk == pk)))
+    )
 
 
 def _links(session, ref: Reference, links) -> list[PartnerLink]:
@@ -79,9 +88,18 @@ def _links(session, ref: Reference, links) -> list[PartnerLink]:
     sources = sources_for(session, "partnerships", [p.id for p, _, _ in links])
     programmes = _programme_names(session, {p.programme_id for p, _, _ in links if p.programme_id})
     out = [
-        PartnerLink(p.id, infos[other], p.kind, p.year, p.status, p.outcome,
-                    programmes.get(p.programme_id), sorted(ref.sectors[s.sector_id].name for s in p.sectors),
-                    sources.get(p.id, []), via)
+        PartnerLink(
+            p.id,
+            infos[other],
+            p.kind,
+            p.year,
+            p.status,
+            p.outcome,
+            programmes.get(p.programme_id),
+            sorted(ref.sectors[s.sector_id].name for s in p.sectors),
+            sources.get(p.id, []),
+            via,
+        )
         for p, other, via in links
     ]
     return sorted(out, key=lambda x: (x.via is not None, -(x.year or 0), x.partner.name))
@@ -93,9 +111,16 @@ def _programme_names(session, ids) -> dict[str, str]:
     return dict(session.execute(select(m.Programme.id, m.Programme.name).where(m.Programme.id.in_(ids))).all())
 
 
-def find_partnerships(sector: str | None = None, country_a: str | None = None, country_b: str | None = None,
-                      kind: str | None = None, org_kind: str | None = None, success_only: bool = False,
-                      limit: int = 20, url: str | None = None) -> tuple[list[Partnership], dict[str, str]]:
+def find_partnerships(
+    sector: str | None = None,
+    country_a: str | None = None,
+    country_b: str | None = None,
+    kind: str | None = None,
+    org_kind: str | None = None,
+    success_only: bool = False,
+    limit: int = 20,
+    url: str | None = None,
+) -> tuple[list[Partnership], dict[str, str]]:
     """Partnerships matching the filters; `country_a`/`country_b` are places or countries (either
     order: "Japanese clusters with an MoU with a French cluster" = JP/FR). Returns the
     partnerships and a mapping of criteria that could not be understood."""
@@ -116,8 +141,13 @@ def find_partnerships(sector: str | None = None, country_a: str | None = None, c
             if sec is None:
                 unresolved["sector"] = sector
             else:
-                q = q.where(m.Partnership.pk.in_(select(m.PartnershipSector.partnership_pk).where(
-                    m.PartnershipSector.sector_id.in_(ref.sector_subtree(sec)))))
+                q = q.where(
+                    m.Partnership.pk.in_(
+                        select(m.PartnershipSector.partnership_pk).where(
+                            m.PartnershipSector.sector_id.in_(ref.sector_subtree(sec))
+                        )
+                    )
+                )
         paths = []
         for key, value in (("country_a", country_a), ("country_b", country_b)):
             if value:
@@ -130,7 +160,11 @@ def find_partnerships(sector: str | None = None, country_a: str | None = None, c
             return [], unresolved
         rows = list(session.scalars(q.order_by(m.Partnership.year.desc().nullslast(), m.Partnership.id)))
         org_pks = {pk for p in rows for pk in (p.org_a_pk, p.org_b_pk)}
-        orgs = {o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(org_pks)))} if org_pks else {}
+        orgs = (
+            {o.pk: o for o in session.scalars(select(m.Organisation).where(m.Organisation.pk.in_(org_pks)))}
+            if org_pks
+            else {}
+        )
         kinds = set(kinds_of(resolve_kind(org_kind))) if org_kind and resolve_kind(org_kind) else None
 
         def inside(o: m.Organisation, path: str) -> bool:
@@ -152,14 +186,24 @@ def find_partnerships(sector: str | None = None, country_a: str | None = None, c
         sources = sources_for(session, "partnerships", [p.id for p in rows])
         progs = _programme_names(session, {p.programme_id for p in rows if p.programme_id})
         return [
-            Partnership(p.id, infos[p.org_a_pk], infos[p.org_b_pk], p.kind, p.year, p.status, p.outcome,
-                        progs.get(p.programme_id), sorted(ref.sectors[s.sector_id].name for s in p.sectors),
-                        sources.get(p.id, []))
+            Partnership(
+                p.id,
+                infos[p.org_a_pk],
+                infos[p.org_b_pk],
+                p.kind,
+                p.year,
+                p.status,
+                p.outcome,
+                progs.get(p.programme_id),
+                sorted(ref.sectors[s.sector_id].name for s in p.sectors),
+                sources.get(p.id, []),
+            )
             for p in rows
         ], {}
 
 
-def success_stories(sector: str | None = None, country: str | None = None, limit: int = 10,
-                    url: str | None = None) -> tuple[list[Partnership], dict[str, str]]:
+def success_stories(
+    sector: str | None = None, country: str | None = None, limit: int = 10, url: str | None = None
+) -> tuple[list[Partnership], dict[str, str]]:
     """Partnerships that are active/signed/ongoing and have a recorded outcome."""
     return find_partnerships(sector=sector, country_a=country, success_only=True, limit=limit, url=url)

@@ -39,8 +39,13 @@ def list_programmes(sector: str | None = None, url: str | None = None) -> list[P
         if sector:
             sec = ref.resolve_sector(sector)
             if sec:
-                infos = [i for i in infos if not i.sectors or sec.name in i.sectors
-                         or any(ref.resolve_sector(s) and sec.path.startswith(ref.resolve_sector(s).path) for s in i.sectors)]
+                infos = [
+                    i
+                    for i in infos
+                    if not i.sectors
+                    or sec.name in i.sectors
+                    or any(ref.resolve_sector(s) and sec.path.startswith(ref.resolve_sector(s).path) for s in i.sectors)
+                ]
         return infos
 
 
@@ -48,14 +53,21 @@ def _info(session: Session, pid: str) -> ProgrammeInfo:
     p = session.get(m.Programme, pid)
     ref = reference(session)
     return ProgrammeInfo(
-        id=p.id, name=p.name, aliases=[n.name for n in p.names if n.name != p.name],
-        operator=p.operator.name if p.operator else None, started=p.started, description=p.description,
-        rules=[r.text for r in p.rules], sectors=[ref.sectors[s.sector_id].name for s in p.sectors],
+        id=p.id,
+        name=p.name,
+        aliases=[n.name for n in p.names if n.name != p.name],
+        operator=p.operator.name if p.operator else None,
+        started=p.started,
+        description=p.description,
+        rules=[r.text for r in p.rules],
+        sectors=[ref.sectors[s.sector_id].name for s in p.sectors],
         sources=sources_for(session, "programmes", [p.id]).get(p.id, []),
     )
 
 
-def check_eligibility(programme: str | None, profile: Profile, url: str | None = None) -> tuple[Eligibility | None, list[str]]:
+def check_eligibility(
+    programme: str | None, profile: Profile, url: str | None = None
+) -> tuple[Eligibility | None, list[str]]:
     """Evaluate each rule of the programme against `profile`: met, not met or unknown."""
     with session_scope(url) as session:
         ref = reference(session)
@@ -86,8 +98,11 @@ def _check(ref: Reference, rule: m.ProgrammeRule, profile: Profile) -> RuleCheck
         if code is None:
             return RuleCheck(rule.text, "unknown", f"Open to organisations from {names}; tell me where you are based.")
         ok = code in vals
-        return RuleCheck(rule.text, "met" if ok else "not_met",
-                         f"You are in {_country_names(ref, [code])[0]}; it is open to {names}.")
+        return RuleCheck(
+            rule.text,
+            "met" if ok else "not_met",
+            f"You are in {_country_names(ref, [code])[0]}; it is open to {names}.",
+        )
     if rule.kind == "applicant_kind_in":
         group = resolve_kind(profile.kind) if profile.kind else None
         if group is None:
@@ -118,6 +133,8 @@ def _advice(ref: Reference, rules, checks: list[RuleCheck]) -> str | None:
     for rule, check in zip(rules, checks, strict=True):
         if rule.kind == "applicant_country_in" and check.outcome == "not_met":
             names = " or ".join(_country_names(ref, rule.values or []))
-            return (f"You cannot apply yourself: the applicant must be from {names}. "
-                    f"A partner organisation there can apply, with you as its overseas partner.")
+            return (
+                f"You cannot apply yourself: the applicant must be from {names}. "
+                f"A partner organisation there can apply, with you as its overseas partner."
+            )
     return None

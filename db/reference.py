@@ -18,14 +18,34 @@ CHECK_EVERY_S = 2.0
 
 # Adjectives people use for places ("Japanese clusters", "a French SME"). Language, not facts.
 DEMONYMS = {
-    "japanese": "japan", "french": "france", "german": "germany", "italian": "italy",
-    "spanish": "spain", "british": "united kingdom", "english": "united kingdom",
-    "scottish": "scotland", "european": "european union", "dutch": "netherlands",
-    "belgian": "belgium", "austrian": "austria", "swedish": "sweden", "greek": "greece",
-    "korean": "south korea", "australian": "australia", "canadian": "canada",
-    "american": "united states", "catalan": "catalonia", "bavarian": "bavaria",
-    "danish": "denmark", "finnish": "finland", "polish": "poland", "portuguese": "portugal",
-    "czech": "czech republic", "irish": "ireland", "lithuanian": "lithuania", "turkish": "turkey",
+    "japanese": "japan",
+    "french": "france",
+    "german": "germany",
+    "italian": "italy",
+    "spanish": "spain",
+    "british": "united kingdom",
+    "english": "united kingdom",
+    "scottish": "scotland",
+    "european": "european union",
+    "dutch": "netherlands",
+    "belgian": "belgium",
+    "austrian": "austria",
+    "swedish": "sweden",
+    "greek": "greece",
+    "korean": "south korea",
+    "australian": "australia",
+    "canadian": "canada",
+    "american": "united states",
+    "catalan": "catalonia",
+    "bavarian": "bavaria",
+    "danish": "denmark",
+    "finnish": "finland",
+    "polish": "poland",
+    "portuguese": "portugal",
+    "czech": "czech republic",
+    "irish": "ireland",
+    "lithuanian": "lithuania",
+    "turkish": "turkey",
 }
 
 
@@ -156,8 +176,8 @@ class Reference:
         pid = self.programme_names.get(key)
         if pid is None:
             for prefix in ("the ", "jetro s ", "jetro "):
-                if key.startswith(prefix) and key[len(prefix):] in self.programme_names:
-                    return self.programme_names[key[len(prefix):]]
+                if key.startswith(prefix) and key[len(prefix) :] in self.programme_names:
+                    return self.programme_names[key[len(prefix) :]]
             stripped = key.replace(" programme", "").replace(" program", "").strip()
             pid = self.programme_names.get(stripped)
         if pid is None and len(key) >= 3:
@@ -217,7 +237,7 @@ def _load(session: Session, version: str) -> Reference:
     # Names of bigger places win over a city's alias of the same spelling ("Osaka" the city vs
     # the prefecture is resolved to the one whose primary name it is).
     rows = session.execute(select(m.PlaceName.norm, m.PlaceName.place_id, m.PlaceName.name)).all()
-    for norm, pid, name in sorted(rows, key=lambda r: (r[2] != ref.places[r[1]].name, len(ref.places[r[1]].path))):
+    for norm, pid, _name in sorted(rows, key=lambda r: (r[2] != ref.places[r[1]].name, len(ref.places[r[1]].path))):
         ref.place_names.setdefault(norm, pid)
     for s in session.scalars(select(m.Sector)):
         ref.sectors[s.id] = SectorRow(s.id, s.name, s.path, s.parent_id)

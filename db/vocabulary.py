@@ -27,7 +27,8 @@ def vocabulary(url: str | None = None) -> Vocabulary:
         rows = session.execute(
             select(m.OrganisationName.name, m.Organisation.name)
             .join(m.Organisation, m.Organisation.pk == m.OrganisationName.org_pk)
-            .where(m.Organisation.synthetic.is_(False)))
+            .where(m.Organisation.synthetic.is_(False))
+        )
         entries += [VocabularyEntry("org_name", alias, name) for alias, name in rows]
         for sid, name in session.execute(select(m.SectorName.sector_id, m.SectorName.name)):
             entries.append(VocabularyEntry("sector", name, ref.sectors[sid].name))

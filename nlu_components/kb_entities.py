@@ -42,8 +42,13 @@ class KnowledgeBaseEntityExtractor(GraphComponent, EntityExtractorMixin):
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> KnowledgeBaseEntityExtractor:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> KnowledgeBaseEntityExtractor:
         return cls(config)
 
     @staticmethod
@@ -66,8 +71,9 @@ class KnowledgeBaseEntityExtractor(GraphComponent, EntityExtractorMixin):
                     vocab = db.vocabulary()
                     self._index = PhraseIndex([(e.label, e.phrase, e.value) for e in vocab.entries])
                     self._version = vocab.version
-                    logger.info("Knowledge-base vocabulary loaded: %d phrases (version %s)",
-                                len(vocab.entries), vocab.version)
+                    logger.info(
+                        "Knowledge-base vocabulary loaded: %d phrases (version %s)", len(vocab.entries), vocab.version
+                    )
             except Exception as exc:  # the database may be down: keep the last vocabulary
                 logger.warning("Knowledge-base vocabulary unavailable (%s); using the last one", exc)
         return self._index

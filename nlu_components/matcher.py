@@ -15,8 +15,17 @@ from spacy.matcher import PhraseMatcher
 # Overlapping matches: the longest span wins. Different labels on the very same span are all
 # reported ("regenerative medicine" is a sector and a market topic; "Toyama" a place and part of
 # an organisation's aliases): the action for the intent picks the one it needs.
-PRIORITY = ["org_name", "programme", "event_name", "sector", "place", "country", "market_topic",
-            "partnership_kind", "org_kind"]
+PRIORITY = [
+    "org_name",
+    "programme",
+    "event_name",
+    "sector",
+    "place",
+    "country",
+    "market_topic",
+    "partnership_kind",
+    "org_kind",
+]
 FUZZY_LABELS = {"org_name", "sector", "place", "country", "programme", "event_name"}
 FUZZY_MIN_CHARS = 5
 FUZZY_SCORE = 88.0
@@ -24,8 +33,19 @@ FUZZY_MAX_TOKENS = 40
 MAX_CHARS = 2000  # a longer message is matched on its first MAX_CHARS characters
 
 _ORDINAL_WORDS = {
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-    "fifth": 5, "5th": 5, "last": -1, "last one": -1, "top one": 1,
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "last": -1,
+    "last one": -1,
+    "top one": 1,
 }
 _ORDINAL_RE = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)\b"
@@ -35,12 +55,79 @@ _ORDINAL_RE = re.compile(
 _YEAR_RE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # All-capital names that are also ordinary words ("FIRM", "ALLIANCE", "IT") only match as written.
-_COMMON_WORDS = {"firm", "alliance", "fit", "it", "us", "am", "an", "as", "at", "be", "by", "do", "go", "he", "if", "in",
-                 "is", "me", "my", "no", "of", "on", "or", "so", "to", "up", "we", "elbe", "health", "bio", "food",
-                 "net", "one", "all", "can", "may", "will", "win", "top", "key", "hub"}
-_STOP = {"the", "and", "with", "what", "which", "where", "about", "there", "their", "could", "would",
-         "cluster", "clusters", "partner", "partners", "japan", "japanese", "europe", "european",
-         "company", "companies", "looking", "working", "someone", "anyone", "other", "others", "please"}
+_COMMON_WORDS = {
+    "firm",
+    "alliance",
+    "fit",
+    "it",
+    "us",
+    "am",
+    "an",
+    "as",
+    "at",
+    "be",
+    "by",
+    "do",
+    "go",
+    "he",
+    "if",
+    "in",
+    "is",
+    "me",
+    "my",
+    "no",
+    "of",
+    "on",
+    "or",
+    "so",
+    "to",
+    "up",
+    "we",
+    "elbe",
+    "health",
+    "bio",
+    "food",
+    "net",
+    "one",
+    "all",
+    "can",
+    "may",
+    "will",
+    "win",
+    "top",
+    "key",
+    "hub",
+}
+_STOP = {
+    "the",
+    "and",
+    "with",
+    "what",
+    "which",
+    "where",
+    "about",
+    "there",
+    "their",
+    "could",
+    "would",
+    "cluster",
+    "clusters",
+    "partner",
+    "partners",
+    "japan",
+    "japanese",
+    "europe",
+    "european",
+    "company",
+    "companies",
+    "looking",
+    "working",
+    "someone",
+    "anyone",
+    "other",
+    "others",
+    "please",
+}
 
 
 def fold_char(ch: str) -> str:
@@ -107,11 +194,12 @@ class PhraseIndex:
             for match_id, start, end in matcher(d):
                 label, value = self.values[self.nlp.vocab.strings[match_id]]
                 span = d[start:end]
-                found.append(Found(label, span.start_char, span.end_char, text[span.start_char:span.end_char],
-                                   value, 1.0))
+                found.append(
+                    Found(label, span.start_char, span.end_char, text[span.start_char : span.end_char], value, 1.0)
+                )
         for label, phrase, value in self.cjk:
             for m in re.finditer(re.escape(phrase), folded):
-                found.append(Found(label, m.start(), m.end(), text[m.start():m.end()], value, 1.0))
+                found.append(Found(label, m.start(), m.end(), text[m.start() : m.end()], value, 1.0))
         found += self._fuzzy(doc, text, found)
         found += _regex_entities(text)
         return _resolve_overlaps(found)
@@ -125,7 +213,7 @@ class PhraseIndex:
         out = []
         for n in (3, 2, 1):
             for i in range(len(doc) - n + 1):
-                span = doc[i:i + n]
+                span = doc[i : i + n]
                 if any(c in covered for c in range(span.start_char, span.end_char)):
                     continue
                 words = [t.text for t in span]
@@ -138,8 +226,16 @@ class PhraseIndex:
                 if best is None:
                     continue
                 for label, value in self.fuzzy[best[0]]:
-                    out.append(Found(label, span.start_char, span.end_char, text[span.start_char:span.end_char],
-                                     value, round(best[1] / 100, 3)))
+                    out.append(
+                        Found(
+                            label,
+                            span.start_char,
+                            span.end_char,
+                            text[span.start_char : span.end_char],
+                            value,
+                            round(best[1] / 100, 3),
+                        )
+                    )
                 covered.update(range(span.start_char, span.end_char))
         return out
 
