@@ -40,7 +40,7 @@ def card(org: OrgSummary, reason: str | None = None) -> dict[str, Any]:
         "name": org.name,
         "place": org.place,
         "country": org.country,
-        "sectors": org.sectors[:5],
+        "sectors": sorted(org.sectors, key=lambda sector: sector not in (reason or ""))[:5],
         "kind": org.kind,
         "website": org.website,
         "reason": reason,

@@ -380,3 +380,10 @@ async def test_odd_entity_values_never_crash(kb, value):
         "utter_no_results",
         "utter_no_results_alternatives",
     }
+
+
+async def test_cards_show_the_matched_sector_first(kb):
+    t = tracker("q", "search_organisations", [ent("sector", "Regenerative medicine"), ent("place", "Osaka")])
+    messages, _ = await run(ActionSearchOrganisations(), t)
+    card = next(c for c in messages[0]["custom"]["kakehashi"]["items"] if c["name"] == "Osaka Bio Headquarters")
+    assert card["sectors"][0] == "Regenerative medicine"
