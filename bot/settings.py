@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from pathlib import Path
@@ -36,8 +37,12 @@ def secret() -> bytes:
     """The key that signs button payloads. KAKEHASHI_SECRET in production; locally a random key
     kept in var/secret so that every local process (and restarts) agree on it."""
     value = os.environ.get("KAKEHASHI_SECRET", "").strip()
-    if value:
-        return value.encode()
+    return value.encode() if value else _local_secret()
+
+
+@functools.cache
+def _local_secret() -> bytes:
+    # Read once per process: signing runs for every button of every answer.
     path = VAR / "secret"
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)

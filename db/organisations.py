@@ -62,18 +62,8 @@ def get_organisation(name_or_id: str | None, url: str | None = None) -> tuple[Or
 
 def detail(session: Session, ref: Reference, pk: int) -> OrgDetail:
     org = session.get(m.Organisation, pk)
-    groups = session.scalars(
-        select(m.Organisation.name)
-        .join(m.Membership, m.Membership.group_pk == m.Organisation.pk)
-        .where(m.Membership.member_pk == pk)
-        .order_by(m.Organisation.name)
-    ).all()
-    members = session.scalars(
-        select(m.Organisation.name)
-        .join(m.Membership, m.Membership.member_pk == m.Organisation.pk)
-        .where(m.Membership.group_pk == pk)
-        .order_by(m.Organisation.name)
-    ).all()
+    groups = _related_names(session, m.Membership.group_pk, m.Membership.member_pk, pk)
+    members = _related_names(session, m.Membership.member_pk, m.Membership.group_pk, pk)
     n_ties = session.scalar(
         select(func.count())
         .select_from(m.Partnership)
@@ -93,4 +83,16 @@ def detail(session: Session, ref: Reference, pk: int) -> OrgDetail:
         partnership_count=n_ties,
         contact_count=n_contacts,
         sources=sources_for(session, "organisations", [org.id]).get(org.id, []),
+    )
+
+
+def _related_names(session: Session, other_side, this_side, pk: int) -> list[str]:
+    """Names of the organisations on `other_side` of the memberships whose `this_side` is `pk`."""
+    return list(
+        session.scalars(
+            select(m.Organisation.name)
+            .join(m.Membership, other_side == m.Organisation.pk)
+            .where(this_side == pk)
+            .order_by(m.Organisation.name)
+        )
     )

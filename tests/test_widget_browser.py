@@ -136,10 +136,10 @@ def test_markdown_subset_makes_only_safe_links(page, website: WebSite):
     assert page.probe.dialogs == []
 
 
-def test_staff_messages_and_assistant_content_over_the_socket(page, website: WebSite):
-    """Events the server sends (injected into the real websocket): a staff message is announced
-    as the helpdesk's, and markup in the assistant's text, cards and links stays inert."""
-    routes = []
+def websocket_passthrough(page, website: WebSite) -> list:
+    """Open the widget with its websocket routed through the test (so the test can inject
+    server events or drop the connection); returns the routes, newest last."""
+    routes: list = []
 
     def through(ws):  # type: ignore[no-untyped-def]
         ws.connect_to_server()
@@ -149,6 +149,13 @@ def test_staff_messages_and_assistant_content_over_the_socket(page, website: Web
     open_widget(page, website.url)
     ask(page, "hello")
     page.wait_for_function("() => KakehashiWidget.transport() === 'websocket'", timeout=WAIT_MS)
+    return routes
+
+
+def test_staff_messages_and_assistant_content_over_the_socket(page, website: WebSite):
+    """Events the server sends (injected into the real websocket): a staff message is announced
+    as the helpdesk's, and markup in the assistant's text, cards and links stays inert."""
+    routes = websocket_passthrough(page, website)
     staff = {
         "text": "Hello, this is **Aiko** from the helpdesk.",
         "custom": {"kakehashi": {"from": "staff", "name": "Aiko"}},
@@ -258,16 +265,7 @@ def test_a_page_from_an_unknown_origin_is_refused(page, website: WebSite):
 
 
 def test_reconnects_after_the_connection_drops(page, website: WebSite):
-    routes = []
-
-    def through(ws):  # type: ignore[no-untyped-def]
-        ws.connect_to_server()
-        routes.append(ws)
-
-    page.route_web_socket(re.compile(r"/socket\.io/"), through)
-    open_widget(page, website.url)
-    ask(page, "hello")
-    page.wait_for_function("() => KakehashiWidget.transport() === 'websocket'", timeout=WAIT_MS)
+    routes = websocket_passthrough(page, website)
     session = stored(page, website)["session"]
     routes[-1].close(code=1011, reason="server restart")  # as when the server goes away
     deadline = time.monotonic() + WAIT_MS / 1000
