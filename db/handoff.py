@@ -725,6 +725,18 @@ def _last_user_texts(session, ticket_ids: list[int]) -> dict[int, tuple[str | No
     return {t: (texts.get(t), last_ids.get(t) or 0) for t in ticket_ids}
 
 
+def tickets_of_rows(session, rows: list[TicketRow]) -> list[Ticket]:
+    """Tickets for rows read in `session`, with each user's last message (for other db modules)."""
+    staff = _staff_names(session, [r.claimed_by for r in rows])
+    extra = _last_user_texts(session, [r.id for r in rows])
+    return [_ticket(r, staff, *extra.get(r.id, (None, 0))) for r in rows]
+
+
+def message_of_row(row: TicketMessageRow) -> TicketMessage:
+    """A ticket message read in another db module's session."""
+    return _message(row)
+
+
 def queue(include_closed: int = 0, url: str | None = None) -> list[Ticket]:
     """Open tickets — waiting ones first, oldest first — with each user's last message; plus the
     `include_closed` most recently closed."""
@@ -745,9 +757,7 @@ def queue(include_closed: int = 0, url: str | None = None) -> list[Ticket]:
                     .limit(include_closed)
                 )
             )
-        staff = _staff_names(session, [r.claimed_by for r in rows])
-        extra = _last_user_texts(session, [r.id for r in rows])
-        return [_ticket(r, staff, *extra.get(r.id, (None, 0))) for r in rows]
+        return tickets_of_rows(session, rows)
 
 
 def get_ticket(ticket_id: int, url: str | None = None) -> Ticket | None:

@@ -233,13 +233,16 @@ class FakeTelegram:
         *,
         chat_type: str = "private",
         user_id: int | None = None,
+        first_name: str = "Test",
         reply_to_bot: bool = False,
+        reply_to: Call | None = None,
         edited: bool = False,
         **content: Any,
     ) -> int:
-        """Push a message (or edited message) from a user; returns the message id."""
+        """Push a message (or edited message) from a user; returns the message id. `reply_to`:
+        one of the bot's sent messages that this message answers (Telegram's reply)."""
         message_id = next(self._message_ids)
-        user = {"id": user_id or abs(chat_id), "is_bot": False, "first_name": "Test", "language_code": "en"}
+        user = {"id": user_id or abs(chat_id), "is_bot": False, "first_name": first_name, "language_code": "en"}
         chat = {"id": chat_id, "type": chat_type}
         chat.update({"first_name": "Test"} if chat_type == "private" else {"title": "Test group"})
         msg: dict[str, Any] = {
@@ -269,13 +272,29 @@ class FakeTelegram:
                 "from": BOT_USER,
                 "text": "an earlier answer",
             }
+        if reply_to is not None:
+            msg["reply_to_message"] = {
+                "message_id": reply_to.params["_message_id"],
+                "date": int(time.time()),
+                "chat": chat,
+                "from": BOT_USER,
+                "text": reply_to.text,
+            }
         if edited:
             msg["edit_date"] = int(time.time())
         self.push({"edited_message" if edited else "message": msg})
         return message_id
 
-    def press(self, chat_id: int, data: str, message: Call | None = None, chat_type: str = "private") -> str:
-        """Push a callback query: the user pressed a button with `data` (on `message`)."""
+    def press(
+        self,
+        chat_id: int,
+        data: str,
+        message: Call | None = None,
+        chat_type: str = "private",
+        user_id: int | None = None,
+    ) -> str:
+        """Push a callback query: the user (`user_id`, default the chat's) pressed a button with
+        `data` (on `message`)."""
         query_id = f"cq{next(self._message_ids)}"
         chat = {"id": chat_id, "type": chat_type}
         msg = {
@@ -289,7 +308,7 @@ class FakeTelegram:
             {
                 "callback_query": {
                     "id": query_id,
-                    "from": {"id": abs(chat_id), "is_bot": False, "first_name": "Test"},
+                    "from": {"id": user_id or abs(chat_id), "is_bot": False, "first_name": "Test"},
                     "chat_instance": str(chat_id),
                     "data": data,
                     "message": msg,
@@ -398,6 +417,20 @@ class FakeTelegram:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+    def _m_editMessageText(self, params: dict) -> dict | tuple[int, str]:
+        text = str(params.get("text", ""))
+        if not text.strip():
+            return 400, "Bad Request: message text is empty"
+        if params.get("parse_mode") == "HTML" and not _valid_html(text):
+            return 400, "Bad Request: can't parse entities"
+        return {
+            "message_id": params.get("message_id"),
+            "date": int(time.time()),
+            "from": BOT_USER,
+            "chat": {"id": params.get("chat_id"), "type": "supergroup"},
+            "text": text,
+        }
 
     def _m_editMessageReplyMarkup(self, params: dict) -> dict:
         return {

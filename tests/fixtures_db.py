@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -141,6 +141,11 @@ def pg_schemas() -> Iterator[PgSchemas]:
     except OperationalError as exc:
         admin.dispose()
         pytest.fail(f"PostgreSQL at {where} refuses the tests: {str(exc.orig).strip()}", pytrace=False)
+    # pg_trgm lives in `public`, shared by every test schema. Left to the migration, it would be
+    # created in the first test schema and vanish with it (DROP SCHEMA … CASCADE) while other
+    # schemas, of this run or of a concurrent one, still use it.
+    with admin.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
     schemas = PgSchemas(admin, base)
     yield schemas
     db.dispose_all()  # pooled connections would hold the schemas

@@ -5,6 +5,8 @@ Usage:
     python -m bot.helpdesk set-password USERNAME
     python -m bot.helpdesk deactivate-staff USERNAME | activate-staff USERNAME
     python -m bot.helpdesk list-staff
+    python -m bot.helpdesk link-telegram USERNAME TELEGRAM_USER_ID   # act in the Telegram staff group
+    python -m bot.helpdesk unlink-telegram USERNAME
     python -m bot.helpdesk serve            # the console alone on WEB_PORT (development)
 
 Passwords are read without echo, twice; or from KAKEHASHI_STAFF_PASSWORD (for scripts).
@@ -18,7 +20,7 @@ import getpass
 import os
 import sys
 
-from db import handoff
+from db import handoff, staff_group
 from db.engine import DatabaseUnavailable
 
 PASSWORD_ENV = "KAKEHASHI_STAFF_PASSWORD"  # noqa: S105 — the variable's name, not a password
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     ):
         sub.add_parser(name, help=text).add_argument("username")
     sub.add_parser("list-staff", help="list the accounts")
+    link = sub.add_parser("link-telegram", help="let a Telegram user act for the account in the staff group")
+    link.add_argument("username")
+    link.add_argument("telegram_user_id", type=int, help="the id /whoami shows in the staff group")
+    sub.add_parser("unlink-telegram", help="remove the account's Telegram link").add_argument("username")
     sub.add_parser("serve", help="run the console alone on WEB_PORT (development)")
     args = parser.parse_args(argv)
     try:
@@ -69,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "list-staff":
             for staff in handoff.list_staff():
                 print(f"{staff.username}\t{staff.display_name}\t{'active' if staff.active else 'inactive'}")
+        elif args.command == "link-telegram":
+            staff = staff_group.link_telegram(args.username, args.telegram_user_id)
+            print(f"Telegram user {args.telegram_user_id} now acts as {staff.username!r} in the staff group")
+        elif args.command == "unlink-telegram":
+            if not staff_group.unlink_telegram(args.username):
+                print(f"{args.username!r} had no Telegram link", file=sys.stderr)
+                return 1
+            print(f"{args.username!r} is no longer linked to Telegram")
         elif args.command == "serve":
             from bot.helpdesk.app import main as serve
 

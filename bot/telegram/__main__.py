@@ -52,7 +52,7 @@ async def _initialize(app: Application, stop: asyncio.Event) -> bool:
 
 async def serve(config: settings.TelegramConfig) -> None:
     """Run the bot until SIGINT/SIGTERM."""
-    app, conversations, assistant = build_application(config)
+    app, conversations, assistant, staff = build_application(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,6 +73,8 @@ async def serve(config: settings.TelegramConfig) -> None:
             asyncio.create_task(conversations.answer_pending()),
             asyncio.create_task(deliver_outbox(app.bot, conversations.locks, config)),
         ]
+        if staff is not None:
+            tasks.append(asyncio.create_task(staff.run()))
         logger.info(
             "telegram: @%s is running (%s); assistant at %s",
             app.bot.username,

@@ -27,6 +27,7 @@ from bot.telegram.conversation import Conversations
 from bot.telegram.ratelimit import ChatRateLimit, FloodLimiter, Verdict
 from bot.telegram.relay import Assistant
 from bot.telegram.send import send_text
+from bot.telegram.staff import StaffGroup
 
 logger = logging.getLogger(__name__)
 DEEP_LINK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what t.me/<bot>?start=<payload> allows
@@ -79,6 +80,13 @@ class Handlers:
         if verdict is Verdict.WARN:
             await send_text(update.get_bot(), update.effective_chat.id, texts.SLOW_DOWN)
         return verdict is Verdict.ALLOW
+
+    @staticmethod
+    def _who(update: Update) -> dict[str, str] | None:
+        """The user's name, for the helpdesk (a ticket shows who is asking)."""
+        user = update.effective_user
+        name = user.full_name.strip() if user and user.full_name else ""
+        return {"display_name": name[:200]} if name else None
 
     @staticmethod
     def _reply_to(update: Update) -> int | None:
@@ -145,7 +153,12 @@ class Handlers:
             await send_text(bot, chat_id, texts.ADDRESSED_EMPTY, self._reply_to(update))
         else:
             await self.conversations.relay(
-                chat_id, [text], reply_to=self._reply_to(update), message_id=update.effective_message.message_id
+                chat_id,
+                [text],
+                metadata=self._who(update),
+                reply_to=self._reply_to(update),
+                message_id=update.effective_message.message_id,
+                typed=True,
             )
 
     async def button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -188,13 +201,17 @@ class Handlers:
                 await update.callback_query.answer()
 
 
-def build_application(config: TelegramConfig) -> tuple[Application, Conversations, Assistant]:
-    """The Application with every handler registered; the caller runs it (see __main__)."""
+def build_application(config: TelegramConfig) -> tuple[Application, Conversations, Assistant, StaffGroup | None]:
+    """The Application with every handler registered (the staff group's first, when configured);
+    the caller runs it (see __main__)."""
     bot = TolerantBot(config.token, base_url=config.api_base_url, rate_limiter=FloodLimiter())
     app = Application.builder().bot(bot).concurrent_updates(64).job_queue(None).build()
     assistant = Assistant(config.assistant_url, config.assistant_timeout)
     conversations = Conversations(app.bot, assistant, config)
     h = Handlers(conversations, config)
+    staff = StaffGroup(app.bot, config.staff_chat_id, config.outbox_poll_seconds) if config.staff_chat_id else None
+    if staff is not None:
+        staff.register(app)
     new = filters.UpdateType.MESSAGE & ADDRESSED
     app.add_handler(CommandHandler("start", h.start, filters=new))
     app.add_handler(CommandHandler("help", h.help, filters=new))
@@ -205,4 +222,4 @@ def build_application(config: TelegramConfig) -> tuple[Application, Conversation
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & ADDRESSED, h.edited))
     app.add_handler(MessageHandler(new & ~filters.StatusUpdate.ALL, h.not_text))
     app.add_error_handler(h.error)
-    return app, conversations, assistant
+    return app, conversations, assistant, staff

@@ -36,6 +36,7 @@ class TelegramConfig:
     pending_per_chat: int = 20
     outbox_poll_seconds: float = 1.0
     callback_max_age_days: float = 30.0
+    staff_chat_id: int | None = None
 
     @property
     def webhook_mode(self) -> bool:
@@ -73,6 +74,9 @@ def load() -> TelegramConfig:
                 "webhook mode needs TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ - "
                 '(generate: python -c "import secrets;print(secrets.token_urlsafe(32))")'
             )
+    staff_chat = env("TELEGRAM_STAFF_CHAT_ID", "")
+    if staff_chat and not re.fullmatch(r"-?[0-9]{1,20}", staff_chat):
+        raise ConfigError(f"TELEGRAM_STAFF_CHAT_ID must be a chat id (like -1001234567890), got {staff_chat!r}")
     return TelegramConfig(
         token=token,
         api_base_url=env("TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
@@ -85,4 +89,5 @@ def load() -> TelegramConfig:
         messages_per_minute=int(_number("TELEGRAM_MESSAGES_PER_MINUTE", 20, int)),
         retry_max_seconds=_number("TELEGRAM_RETRY_MAX_SECONDS", 30.0),
         pending_max_age_hours=_number("TELEGRAM_PENDING_MAX_AGE_HOURS", 24.0),
+        staff_chat_id=int(staff_chat) if staff_chat else None,
     )

@@ -14,6 +14,8 @@ from typing import Any
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.guard import screen
+from bot.helpdesk.relay import route_user_message
 from bot.telegram import state, texts
 from bot.telegram.config import TelegramConfig
 from bot.telegram.relay import Assistant, AssistantUnavailable
@@ -65,12 +67,17 @@ class Conversations:
         message_id: int | None = None,
         keep: bool = True,
         offline_text: str = texts.UNAVAILABLE,
+        typed: bool = False,
     ) -> None:
         """Send `messages` to the assistant as this chat and its answers back (quoting `reply_to`).
         When the assistant cannot take them: keep the (single) message to answer later, quoting
-        the user's `message_id` then, or say `offline_text`."""
+        the user's `message_id` then, or say `offline_text`. A `typed` message goes to the
+        helpdesk instead while a person holds the conversation — straight into the database, so
+        it reaches the staff even while the assistant is down."""
         async with self.locks.hold(chat_id):
             sender = await state.sender_for(chat_id)
+            if typed and await self._to_helpdesk(chat_id, sender, messages[0], metadata, reply_to):
+                return
             waiting = await state.pending_count(chat_id) if keep else 0
             if waiting:  # answer in order: after the ones still waiting
                 if waiting >= self.config.pending_per_chat:
@@ -93,6 +100,20 @@ class Conversations:
             # An empty answer is deliberate (the REST channel turns failures into an apology), e.g.
             # while a person from the helpdesk holds the conversation: say nothing.
             await send_answers(self.bot, chat_id, sender, answers, reply_to)
+
+    async def _to_helpdesk(
+        self, chat_id: int, sender: str, text: str, metadata: dict[str, Any] | None, reply_to: int | None
+    ) -> bool:
+        """Whether a person holds the conversation and took the message (bot/helpdesk/relay.py)."""
+        name = (metadata or {}).get("display_name")
+        try:
+            routed = await asyncio.to_thread(route_user_message, sender, screen(text, sender), name)
+        except Exception:  # the database is down: the assistant answers (or the message is kept)
+            logger.exception("telegram: helpdesk routing failed for chat %s", chat_id)
+            return False
+        if routed.to_helpdesk and routed.reply:
+            await send_text(self.bot, chat_id, routed.reply, reply_to)
+        return routed.to_helpdesk
 
     async def reset(self, chat_id: int) -> None:
         """A fresh conversation for the chat (its unanswered messages are dropped)."""
