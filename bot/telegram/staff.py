@@ -148,6 +148,7 @@ class StaffGroup:
         self.chat_id = chat_id
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._syncing = asyncio.Lock()
 
     # ------------------------------------------------------------------ the loop
 
@@ -168,6 +169,10 @@ class StaffGroup:
         self._wake.set()
 
     async def sync(self) -> None:
+        async with self._syncing:
+            await self._sync()
+
+    async def _sync(self) -> None:
         for ticket in await asyncio.to_thread(staff_group.to_announce, self.chat_id):
             sent = await self.bot.send_message(
                 self.chat_id,
@@ -243,9 +248,10 @@ class StaffGroup:
     async def reply(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A staff member's reply to a ticket's message: sent to the user."""
         message = update.effective_message
-        ticket_id = await asyncio.to_thread(
-            staff_group.ticket_for_message, self.chat_id, message.reply_to_message.message_id
-        )
+        async with self._syncing:  # a message just posted is recorded before it is looked up
+            ticket_id = await asyncio.to_thread(
+                staff_group.ticket_for_message, self.chat_id, message.reply_to_message.message_id
+            )
         if ticket_id is None:
             if message.reply_to_message.from_user and message.reply_to_message.from_user.id == self.bot.id:
                 await self._say(NOT_A_TICKET, message.message_id)
