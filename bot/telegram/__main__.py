@@ -24,6 +24,7 @@ from telegram import BotCommand
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.observability import apply_log_format, start_health_listener
 from bot.telegram import config as settings
 from bot.telegram import texts
 from bot.telegram.app import build_application
@@ -31,6 +32,7 @@ from bot.telegram.outbox import deliver_outbox
 from bot.telegram.webhook import start_webhook
 
 logger = logging.getLogger("bot.telegram")
+STOP_GRACE_S = 10.0  # time given to a message being sent when the bot is stopped
 
 
 async def _initialize(app: Application, stop: asyncio.Event) -> bool:
@@ -52,6 +54,7 @@ async def _initialize(app: Application, stop: asyncio.Event) -> bool:
 
 async def serve(config: settings.TelegramConfig) -> None:
     """Run the bot until SIGINT/SIGTERM."""
+    await start_health_listener("telegram", "TELEGRAM_HEALTH_PORT")  # off unless set (docs/observability.md)
     app, conversations, assistant, staff = build_application(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,6 +63,7 @@ async def serve(config: settings.TelegramConfig) -> None:
     if not await _initialize(app, stop):
         return
     tasks: list[asyncio.Task] = []
+    graceful: list[asyncio.Task] = []
     runner: web.AppRunner | None = None
     try:
         await app.start()
@@ -69,12 +73,11 @@ async def serve(config: settings.TelegramConfig) -> None:
             runner = await start_webhook(app, config)
         else:
             await app.updater.start_polling(allowed_updates=settings.ALLOWED_UPDATES, bootstrap_retries=-1)
-        tasks = [
-            asyncio.create_task(conversations.answer_pending()),
-            asyncio.create_task(deliver_outbox(app.bot, conversations.locks, config)),
-        ]
+        tasks = [asyncio.create_task(conversations.answer_pending())]
+        # These two finish the message they are sending when asked to stop (no double sends).
+        graceful = [asyncio.create_task(deliver_outbox(app.bot, conversations.locks, config, stop))]
         if staff is not None:
-            tasks.append(asyncio.create_task(staff.run()))
+            graceful.append(asyncio.create_task(staff.run(stop)))
         logger.info(
             "telegram: @%s is running (%s); assistant at %s",
             app.bot.username,
@@ -83,6 +86,10 @@ async def serve(config: settings.TelegramConfig) -> None:
         )
         await stop.wait()
     finally:
+        stop.set()
+        if graceful:
+            _done, late = await asyncio.wait(graceful, timeout=STOP_GRACE_S)
+            tasks += list(late)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -100,6 +107,7 @@ async def serve(config: settings.TelegramConfig) -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per Bot API call otherwise
+    apply_log_format("telegram")  # KAKEHASHI_LOG_FORMAT=json
     try:
         config = settings.load()
     except settings.ConfigError as exc:

@@ -4,6 +4,7 @@ alerts) queue with db.channel_state.enqueue_outbound(channel="telegram", ...); s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import html
 import logging
@@ -59,13 +60,18 @@ async def deliver(bot: Bot, locks: ChatLocks, message: cs.OutboundMessage) -> st
     return "delivered"
 
 
-async def deliver_outbox(bot: Bot, locks: ChatLocks, config: TelegramConfig) -> None:
-    """Forever: deliver due outbox messages about every TELEGRAM outbox poll interval (flood limits
-    apply as for any message), and now and then forget old button payloads."""
+async def deliver_outbox(bot: Bot, locks: ChatLocks, config: TelegramConfig, stop: asyncio.Event | None = None) -> None:
+    """Until `stop` is set: deliver due outbox messages about every TELEGRAM outbox poll interval
+    (flood limits apply as for any message), and now and then forget old button payloads. A
+    message being sent when `stop` is set is finished and recorded first, so that a restart does
+    not send it twice."""
+    stop = stop or asyncio.Event()
     last_purge = 0.0
-    while True:
+    while not stop.is_set():
         try:
             for message in await asyncio.to_thread(cs.outbound_due, state.CHANNEL, 20):
+                if stop.is_set():
+                    break
                 await deliver(bot, locks, message)
             if time.monotonic() - last_purge > PURGE_EVERY_S:
                 last_purge = time.monotonic()
@@ -74,4 +80,5 @@ async def deliver_outbox(bot: Bot, locks: ChatLocks, config: TelegramConfig) -> 
             raise
         except Exception:
             logger.exception("telegram: delivering the outbox failed")
-        await asyncio.sleep(config.outbox_poll_seconds)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), config.outbox_poll_seconds)

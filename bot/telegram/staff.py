@@ -17,7 +17,6 @@ said in the group reaches the assistant. The group's chat id: add the bot, send 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 
@@ -152,17 +151,21 @@ class StaffGroup:
 
     # ------------------------------------------------------------------ the loop
 
-    async def run(self) -> None:
-        """Forever: announce new tickets, refresh changed ones, post new ticket messages."""
-        while True:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Until `stop` is set: announce new tickets, refresh changed ones, post new ticket
+        messages. A round under way when `stop` is set is finished (posted and recorded)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 await self.sync()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("telegram staff group: syncing tickets failed; retrying")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
             self._wake.clear()
 
     def wake(self) -> None:
