@@ -14,8 +14,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
+from bot.observability import apply_log_format, conversation_ref
 
 logger = logging.getLogger(__name__)
+# rasa_sdk has no start-up hook: it imports the actions once its logging is set up, so this is
+# where KAKEHASHI_LOG_FORMAT=json takes effect in the action server.
+apply_log_format("actions")
 MAX_VALUE_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -80,7 +84,8 @@ def guarded(run: Callable) -> Callable:
             dispatcher.utter_message(response="utter_kb_unavailable")
             return []
         except Exception:
-            logger.exception("action %s failed for conversation %s", self.name(), tracker.sender_id)
+            # A web conversation's id is its session credential: logs name it by reference only.
+            logger.exception("action %s failed in conversation %s", self.name(), conversation_ref(tracker.sender_id))
             dispatcher.utter_message(response="utter_action_failed")
             return []
 

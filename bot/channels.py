@@ -1,7 +1,11 @@
 """The public channels the Rasa server loads (credentials.yml names them by module path):
 REST at /webhooks/rest/webhook and socket.io at /socket.io (the web widget), both screening typed
 commands, signing button payloads, limiting each conversation's message rate, accepting only the
-configured web origins, and answering with an apology rather than silence."""
+configured web origins, and answering with an apology rather than silence.
+
+Each message handled gives one log line and is counted (bot/observability.py); the REST
+blueprint also serves this Rasa instance's readiness (/webhooks/rest/ready) and metrics
+(/webhooks/rest/metrics, behind KAKEHASHI_METRICS_TOKEN) — docs/observability.md."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot import observability as obs
 from bot.guard import screen, sign_buttons
 from bot.settings import secret
 
@@ -136,14 +141,48 @@ async def to_helpdesk(conversation_id: str, text: str, metadata: dict) -> tuple[
         from bot.helpdesk.relay import route_user_message
 
         routed = await asyncio.to_thread(
-            route_user_message, conversation_id, text[:10_000], metadata.get("display_name")
+            route_user_message, conversation_id, screen(text, conversation_id), metadata.get("display_name")
         )
     except Exception:
         # The database is down: nothing can be recorded on a ticket, so the assistant answers
         # (it apologises for the knowledge base) rather than swallowing the message.
-        logger.exception("helpdesk routing failed for %s", conversation_id)
+        logger.exception("helpdesk routing failed for conversation %s", obs.conversation_ref(conversation_id))
         return False, None
     return routed.to_helpdesk, routed.reply
+
+
+class _Collector(CollectingOutputChannel):
+    """Collects the bot's messages for the REST answer, noting which domain responses they came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.responses: list[str] = []
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if name := obs.response_names(message):
+            self.responses.append(name)
+        await super().send_response(recipient_id, message)
+
+
+async def readiness_of(request: Request) -> HTTPResponse:
+    """Ready: the model is loaded and the knowledge base answers."""
+
+    def model() -> None:
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            raise RuntimeError("no model loaded")
+
+    status, body = await obs.readiness(model=model, knowledge_base=obs.check_database)
+    return response.json(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+def metrics_of(request: Request) -> HTTPResponse:
+    refused = obs.metrics_refusal(request.headers.get("authorization"))
+    if refused is not None:
+        status, reason = refused
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return response.json({"error": reason}, status=status, headers=headers)
+    return response.text(obs.METRICS.render(), content_type=obs.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
 class SafeRestInput(InputChannel):
@@ -157,44 +196,64 @@ class SafeRestInput(InputChannel):
         bp = Blueprint("kakehashi_rest", __name__)
         origins = allowed_origins()
         limiter = RateLimiter.from_env()
+        obs.apply_log_format("rasa")  # Rasa set logging up before loading the channels
+        obs.keep_level(__name__)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @bp.route("/ready", methods=["GET"])
+        async def ready(request: Request) -> HTTPResponse:
+            return await readiness_of(request)
+
+        @bp.route("/metrics", methods=["GET"])
+        async def metrics(request: Request) -> HTTPResponse:
+            return metrics_of(request)
+
+        def refuse(status: int, error: str) -> HTTPResponse:
+            obs.MESSAGES.inc(channel="rest", outcome="refused")
+            return response.json({"error": error}, status=status)
+
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            started = time.perf_counter()
             if not origin_allowed(request.headers.get("origin"), origins):
-                return response.json({"error": "this web origin may not use the assistant"}, status=403)
+                return refuse(403, "this web origin may not use the assistant")
             try:
                 body = request.json
             except Exception:
                 body = None
             if not isinstance(body, dict):
-                return response.json({"error": "expected a JSON object with 'sender' and 'message'"}, status=400)
+                return refuse(400, "expected a JSON object with 'sender' and 'message'")
             sender = body.get("sender")
             if not isinstance(sender, str) or not SENDER_RE.match(sender):
-                return response.json(
-                    {"error": "'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : @ -"}, status=400
-                )
+                return refuse(400, "'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
             if SESSION_RE.match(sender):
                 # Web widget conversations belong to their socket.io session: not reachable over REST.
-                return response.json({"error": "this conversation belongs to the web widget"}, status=403)
+                return refuse(403, "this conversation belongs to the web widget")
             if not isinstance(body.get("message", ""), str):
-                return response.json({"error": "'message' must be a string"}, status=400)
+                return refuse(400, "'message' must be a string")
+            channel = obs.channel_label(self.name(), sender)
             if limiter is not None and not limiter.allow(sender):
+                obs.record_message(sender, channel, "rate_limited", started, log=logger)
                 return response.json([{"recipient_id": sender, "text": TOO_FAST}])
             taken, reply = await to_helpdesk(sender, body.get("message", ""), _metadata(body))
             if taken:
+                obs.record_message(sender, channel, "helpdesk", started, log=logger)
                 return response.json([{"recipient_id": sender, "text": reply}] if reply else [])
-            collector = CollectingOutputChannel()
+            collector = _Collector()
             text = screen(body.get("message", ""), sender)
+            failed = False
             try:
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=_metadata(body))
                 )
             except Exception:
-                logger.exception("rest: message from %s failed", sender)
+                failed = True
+                logger.exception("rest: a message in conversation %s failed", obs.conversation_ref(sender))
+            outcome = "failed" if failed or not collector.messages else "answered"
+            obs.record_message(sender, channel, outcome, started, collector.responses, log=logger)
             return response.json(with_apology(collector.messages, sender))
 
         return bp
@@ -231,6 +290,7 @@ class _SigningSocketIOOutput(SocketIOOutput):
     def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         super().__init__(sio, bot_message_evt)
         self.sent = 0
+        self.responses: list[str] = []  # the domain responses sent (for metrics and the log line)
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         self.sent += 1
@@ -241,6 +301,8 @@ class _SigningSocketIOOutput(SocketIOOutput):
         await super()._send_message(socket_id, response)
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if name := obs.response_names(message):
+            self.responses.append(name)
         event = widget_message(message)
         if event is not None:
             await self._send_message(recipient_id, event)
@@ -332,6 +394,8 @@ class SafeSocketIOInput(SocketIOInput):
         self.sio = sio
         ns = self.namespace or "/"
         limiter = RateLimiter.from_env()
+        obs.apply_log_format("rasa")
+        obs.keep_level(__name__)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -357,7 +421,9 @@ class SafeSocketIOInput(SocketIOInput):
 
         @sio.on(self.user_message_evt, namespace=ns)
         async def handle_message(sid: str, data: Any) -> None:
+            started = time.perf_counter()
             if not isinstance(data, dict) or not valid_session(data.get("session_id")):
+                obs.MESSAGES.inc(channel="web", outcome="refused")
                 await sio.emit(
                     "kakehashi_error", {"error": "unknown session; request a session first"}, room=sid, namespace=ns
                 )
@@ -366,10 +432,12 @@ class SafeSocketIOInput(SocketIOInput):
             if session_id not in sio.rooms(sid, namespace=ns):
                 sio.enter_room(sid, session_id, namespace=ns)
             if limiter is not None and not limiter.allow(session_id):
+                obs.record_message(session_id, "web", "rate_limited", started, log=logger)
                 await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": TOO_FAST}, room=sid, namespace=ns)
                 return
             taken, reply = await to_helpdesk(session_id, str(data.get("message", "")), _metadata(data))
             if taken:
+                obs.record_message(session_id, "web", "helpdesk", started, log=logger)
                 if reply:
                     await sio.emit(
                         self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id, namespace=ns
@@ -377,12 +445,17 @@ class SafeSocketIOInput(SocketIOInput):
                 return
             output = _SigningSocketIOOutput(sio, self.bot_message_evt)
             text = screen(data.get("message", ""), session_id)
+            failed = False
             try:
                 await on_new_message(
                     UserMessage(text, output, session_id, input_channel=self.name(), metadata=_metadata(data))
                 )
             except Exception:
-                logger.exception("socketio: message in session %s failed", session_id)
+                failed = True
+                # The session id is the conversation's credential: never logged, only its reference.
+                logger.exception("socketio: a message in conversation %s failed", obs.conversation_ref(session_id))
+            outcome = "failed" if failed or output.sent == 0 else "answered"
+            obs.record_message(session_id, "web", outcome, started, output.responses, log=logger)
             if output.sent == 0:
                 await output._send_message(session_id, {"text": NO_REPLY})
 

@@ -7,26 +7,32 @@ a closure, so it neither needs nor touches the host page's globals), the default
 (KAKEHASHI_PUBLIC_RASA_URL) and bot/static/widget/kakehashi-widget.js, put together when the
 server starts — no build step.
 
+Operations (docs/observability.md): /healthz (the process runs), /readyz (the database answers)
+and /metrics (helpdesk tickets from the database; behind KAKEHASHI_METRICS_TOKEN).
+
 Usage: python -m bot.web
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
-import logging
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot import observability as obs
 from bot import settings
 
 STATIC = settings.ROOT / "bot" / "static"
 WIDGET = STATIC / "widget"
 ASSET_CACHE = "public, max-age=300"  # embedded under a fixed URL: revalidated (ETag) after 5 min
+WIDGET_ASSETS = web.AppKey("widget_assets", dict)
+PAGE_CSP = web.AppKey("page_csp", str)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -97,7 +103,7 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
 
 
 async def serve_asset(request: web.Request) -> web.Response:
-    asset = request.app["widget_assets"].get(request.match_info["name"])
+    asset = request.app[WIDGET_ASSETS].get(request.match_info["name"])
     if asset is None:
         raise web.HTTPNotFound()
     headers = {
@@ -119,7 +125,7 @@ async def serve_asset(request: web.Request) -> web.Response:
 def page(name: str):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.StreamResponse:
         resp = web.FileResponse(STATIC / name)
-        resp.headers["Content-Security-Policy"] = request.app["page_csp"]
+        resp.headers["Content-Security-Policy"] = request.app[PAGE_CSP]
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Cache-Control"] = "no-cache"
         return resp
@@ -131,15 +137,36 @@ async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def ready(_: web.Request) -> web.Response:
+    """Ready when the database (knowledge base, helpdesk tickets, outbox) answers."""
+    status, body = await obs.readiness(database=obs.check_database)
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    refused = obs.metrics_refusal(request.headers.get("Authorization"))
+    if refused is not None:
+        status, reason = refused
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return web.json_response({"error": reason}, status=status, headers=headers)
+    figures = await asyncio.to_thread(obs.database_metrics)
+    return web.Response(
+        text=obs.exposition([obs.STARTED, *figures]),
+        headers={"Content-Type": obs.CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
 def make_app(rasa_url: str | None = None) -> web.Application:
     rasa_url = (rasa_url or public_rasa_url()).rstrip("/")
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
-    app["widget_assets"] = widget_assets(rasa_url)
-    app["page_csp"] = page_csp(rasa_url)
+    app[WIDGET_ASSETS] = widget_assets(rasa_url)
+    app[PAGE_CSP] = page_csp(rasa_url)
     app.router.add_get("/", page("index.html"))
     app.router.add_get("/embed", page("embed.html"))
     app.router.add_get("/widget/{name}", serve_asset)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", ready)
+    app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", STATIC, show_index=False, follow_symlinks=False)
     from bot.helpdesk.app import make_helpdesk_app
 
@@ -148,7 +175,7 @@ def make_app(rasa_url: str | None = None) -> web.Application:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    obs.configure_logging("web")
     web.run_app(make_app(), host=settings.env("WEB_HOST", "127.0.0.1"), port=settings.web_port(), print=lambda *_: None)
 
 
