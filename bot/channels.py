@@ -29,7 +29,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import observability as obs
-from bot.guard import screen, sign_buttons
+from bot.guard import RELAY_HEADER, relay_allowed, screen, sign_buttons
 from bot.settings import secret
 
 logger = logging.getLogger(__name__)
@@ -232,6 +232,9 @@ class SafeRestInput(InputChannel):
             if SESSION_RE.match(sender):
                 # Web widget conversations belong to their socket.io session: not reachable over REST.
                 return refuse(403, "this conversation belongs to the web widget")
+            if not relay_allowed(sender, request.headers.get(RELAY_HEADER)):
+                # A Telegram chat's conversation: only the bot (signing with KAKEHASHI_SECRET) speaks for it.
+                return refuse(403, "this conversation belongs to the Telegram channel")
             if not isinstance(body.get("message", ""), str):
                 return refuse(400, "'message' must be a string")
             channel = obs.channel_label(self.name(), sender)

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from bot.settings import secret
 
 MARK = "~k="
 NEUTRAL_PREFIX = "\u2060"  # WORD JOINER: invisible, not whitespace, so Rasa's "/" check fails
 MAX_MESSAGE_CHARS = 10_000
+# JSON may carry lone surrogates ("\ud800"); they cannot be encoded as UTF-8, which the NLU, the
+# database and Telegram all need.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _mac(payload: str, sender_id: str) -> str:
@@ -28,17 +32,37 @@ def sign(payload: str, sender_id: str) -> str:
 
 def screen(text: object, sender_id: str) -> str:
     """What may reach the assistant from a public channel: a verified command without its
-    signature, or the user's text made inert as a command (and cut to MAX_MESSAGE_CHARS)."""
+    signature, or the user's text made inert as a command (cut to MAX_MESSAGE_CHARS, lone surrogates
+    replaced by U+FFFD)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = text[:MAX_MESSAGE_CHARS]
+    text = LONE_SURROGATE.sub("\ufffd", text[:MAX_MESSAGE_CHARS])
     stripped = text.strip()
     if not stripped.startswith("/"):
         return text
     body, sep, mac = stripped.rpartition(MARK)
-    if sep and hmac.compare_digest(mac, _mac(body, sender_id)):
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a typed signature may hold.
+    if sep and hmac.compare_digest(mac.encode(), _mac(body, sender_id).encode()):
         return body
     return NEUTRAL_PREFIX + stripped
+
+
+RELAY_HEADER = "X-Kakehashi-Relay"
+_CHANNEL_OWNED = ("tg-",)  # conversation ids a channel process owns (db.channel_state.conversation_id)
+
+
+def relay_signature(sender_id: str) -> str:
+    """What a channel process (the Telegram bot) sends in RELAY_HEADER to speak over the REST
+    channel for a conversation it owns."""
+    return hmac.new(secret(), f"relay\x1f{sender_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def relay_allowed(sender_id: str, signature: str | None) -> bool:
+    """Whether a REST request may speak for `sender_id`: anyone for their own conversations, only
+    the owning channel process (with the signature) for a Telegram chat's."""
+    if not sender_id.startswith(_CHANNEL_OWNED):
+        return True
+    return bool(signature) and hmac.compare_digest(signature, relay_signature(sender_id))
 
 
 def sign_buttons(message: dict, sender_id: str) -> dict:

@@ -49,7 +49,10 @@ def assistant_env(base: dict[str, str] | None = None, **overrides: str) -> dict[
 
 
 def start_actions(env: dict[str, str], port: int, log: Path | None = None) -> subprocess.Popen:
+    """The action server on `port`. It has no authentication of its own, so it listens on
+    loopback unless SANIC_HOST says otherwise (e.g. 0.0.0.0 in a container on a private network)."""
     out = log.open("ab") if log else None
+    env = {**env, "SANIC_HOST": env.get("SANIC_HOST") or "127.0.0.1"}
     return subprocess.Popen(
         [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=ROOT,
@@ -60,11 +63,19 @@ def start_actions(env: dict[str, str], port: int, log: Path | None = None) -> su
 
 
 def start_rasa(
-    env: dict[str, str], model: Path, port: int, log: Path | None = None, extra: list[str] | None = None
+    env: dict[str, str],
+    model: Path,
+    port: int,
+    log: Path | None = None,
+    extra: list[str] | None = None,
+    endpoints: str = "endpoints.yml",
+    program: list[str] | None = None,
 ) -> subprocess.Popen:
+    """`rasa run` on `port`; `program` replaces the `rasa` executable (production runs
+    `python -m bot.prod.instance`, which takes the same arguments)."""
     out = log.open("ab") if log else None
     cmd = [
-        RASA,
+        *(program or [RASA]),
         "run",
         "--model",
         str(model),
@@ -73,7 +84,7 @@ def start_rasa(
         "--credentials",
         "credentials.yml",
         "--endpoints",
-        "endpoints.yml",
+        endpoints,
         *(extra or []),
     ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)

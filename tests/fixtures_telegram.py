@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.guard import RELAY_HEADER
 from tests.fake_telegram import TOKEN, FakeTelegram, LoopThread
 from tests.fixtures_bot import free_port
 
@@ -75,7 +76,10 @@ class AssistantStandIn:
             async with (
                 aiohttp.ClientSession() as session,
                 session.post(
-                    f"{self.proxy_to}/webhooks/rest/webhook", json=body, timeout=aiohttp.ClientTimeout(total=90)
+                    f"{self.proxy_to}/webhooks/rest/webhook",
+                    json=body,
+                    headers={k: v for k, v in request.headers.items() if k == RELAY_HEADER},
+                    timeout=aiohttp.ClientTimeout(total=90),
                 ) as resp,
             ):
                 return web.json_response(await resp.json(), status=resp.status)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.channels import TOO_FAST
+from bot.guard import RELAY_HEADER, relay_signature
 from tests.fixtures_bot import free_port
 from tests.obs_harness import METRICS_TOKEN, SECRET, ChannelServer, sample, start
 
@@ -59,7 +60,10 @@ def test_each_outcome_is_counted_and_logged_once_without_the_text(channel_server
     assert status == 200 and body[0]["text"].startswith("Sorry"), "the apology, not silence"
     replies = [channel_server.send(flooding, SECRET_TEXT)[1][0]["text"] for _ in range(4)]  # the limit is 3/60
     assert replies.count(TOO_FAST) == 1
-    assert channel_server.send(f"tg-{uuid.uuid4().int % 10**9}", "hello")[0] == 200
+    telegram = f"tg-{uuid.uuid4().int % 10**9}"
+    assert channel_server.send(telegram, "hello")[0] == 403  # only the bot may speak for a Telegram chat
+    monkeypatch.setenv("KAKEHASHI_SECRET", SECRET)
+    assert channel_server.send(telegram, "hello", headers={RELAY_HEADER: relay_signature(telegram)})[0] == 200
     assert channel_server.send("bad sender!", "hello")[0] == 400
 
     after = channel_server.metrics()
@@ -70,7 +74,7 @@ def test_each_outcome_is_counted_and_logged_once_without_the_text(channel_server
     assert delta("kakehashi_messages_total", channel="rest", outcome="answered") == 5  # 1 + fallback + 3 flooding
     assert delta("kakehashi_messages_total", channel="rest", outcome="failed") == 1
     assert delta("kakehashi_messages_total", channel="rest", outcome="rate_limited") == 1
-    assert delta("kakehashi_messages_total", channel="rest", outcome="refused") == 1
+    assert delta("kakehashi_messages_total", channel="rest", outcome="refused") == 2
     assert delta("kakehashi_messages_total", channel="telegram", outcome="answered") == 1
     assert delta("kakehashi_fallbacks_total", channel="rest") == 1
     assert delta("kakehashi_reply_seconds_count", channel="rest") == 6, "answered and failed, not rate-limited"

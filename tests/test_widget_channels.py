@@ -7,7 +7,7 @@ import pytest
 
 from bot import channels
 from bot.channels import RateLimiter, issue_session, origin_allowed, valid_session, widget_message
-from bot.guard import screen
+from bot.guard import relay_allowed, relay_signature, screen
 
 
 class Clock:
@@ -72,6 +72,18 @@ def test_origins():
 def test_allowed_origins_from_environment(monkeypatch):
     monkeypatch.setenv("KAKEHASHI_ALLOWED_ORIGINS", " https://a.example/ ,https://b.example,, ")
     assert channels.allowed_origins() == ["https://a.example", "https://b.example"]
+
+
+def test_only_the_bot_speaks_for_a_telegram_conversation_over_rest(monkeypatch):
+    monkeypatch.setenv("KAKEHASHI_SECRET", "relay-test-secret")
+    good = relay_signature("tg-42")
+    assert relay_allowed("tg-42", good)
+    assert not relay_allowed("tg-42", None) and not relay_allowed("tg-42", "")
+    assert not relay_allowed("tg-43", good)  # signed for another chat
+    assert not relay_allowed("tg-42:1", good)  # or another conversation of the chat
+    assert relay_allowed("t-anyone", None)  # REST clients' own conversations need nothing
+    monkeypatch.setenv("KAKEHASHI_SECRET", "another-secret")
+    assert not relay_allowed("tg-42", good)
 
 
 def test_sessions_are_issued_and_signed_by_the_server():

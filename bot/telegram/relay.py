@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.guard import RELAY_HEADER, relay_signature
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,7 +43,8 @@ class Assistant:
         if metadata:
             body["metadata"] = metadata
         try:
-            async with self._client().post(self.url, json=body) as resp:
+            headers = {RELAY_HEADER: relay_signature(sender)}  # only the bot may speak for "tg-…" conversations
+            async with self._client().post(self.url, json=body, headers=headers) as resp:
                 if resp.status >= 500:
                     raise AssistantUnavailable(f"assistant answered HTTP {resp.status}")
                 if resp.status != 200:
