@@ -252,6 +252,8 @@
     try { s = JSON.parse(raw || "null"); } catch (e) { s = null; }
     if (!s || typeof s !== "object" || !Array.isArray(s.entries)) s = { session: null, entries: [], open: false };
     if (typeof s.session !== "string") s.session = null;
+    // Messages typed while disconnected: kept until a connection takes them (reloads included).
+    s.pending = Array.isArray(s.pending) ? s.pending.filter(function (p) { return typeof p === "string"; }) : [];
     s.entries = s.entries.filter(function (e) {
       return e && typeof e.id === "string" && WHO.indexOf(e.who) >= 0 && typeof e.text === "string";
     });
@@ -269,7 +271,7 @@
 
   // ---- the widget ---------------------------------------------------------------------------------
   var host, root, launcher, badge, panel, log, statusLine, typingLine, form, input, sendButton;
-  var socket = null, ready = false, outbox = [], typingTimer = null, rendered = [];
+  var socket = null, ready = false, typingTimer = null, rendered = [];
 
   function build() {
     host = el("div");
@@ -500,17 +502,19 @@
   function send(text, shown) {
     text = String(text).slice(0, MAX_TEXT);
     addEntry({ id: uid(), who: "user", text: shown || text });
-    outbox.push(text);
+    update(function (s) { s.pending.push(text); });
     typing(true);
     connect();
     flush();
   }
   function flush() {
-    if (!ready || !socket) return;
-    var session = load().session;
-    while (outbox.length) {
-      socket.emit("user_uttered", { message: outbox.shift(), session_id: session, metadata: metadata() });
-    }
+    if (!ready || !socket || !load().pending.length) return;
+    var out = [];
+    // Taken out of storage before sending, so that no other tab of the site sends them too.
+    var s = update(function (st) { out = st.pending; st.pending = []; });
+    out.forEach(function (text) {
+      socket.emit("user_uttered", { message: text, session_id: s.session, metadata: metadata() });
+    });
   }
   function receive(m) {
     var e = entryOf(m);
@@ -523,8 +527,7 @@
     }
   }
   function newConversation() {
-    outbox = [];
-    update(function (s) { s.session = null; s.entries = []; });
+    update(function (s) { s.session = null; s.entries = []; s.pending = []; });
     renderAll();
     greet();
     if (socket && socket.connected) { ready = false; socket.emit("session_request", { session_id: null }); }
