@@ -17,6 +17,7 @@ import os
 import re
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -351,6 +352,14 @@ class _CorsOwnBlueprint(SocketBlueprint):
 OUTBOX_POLL_S = 1.0
 
 
+def connected_sessions(sio: AsyncServer, namespace: str) -> list[str]:
+    """The web sessions (conversation ids) with a tab connected to this process."""
+    rooms = getattr(sio.manager, "rooms", {}).get(namespace, {})
+    return [
+        room for room, members in list(rooms.items()) if isinstance(room, str) and SESSION_RE.match(room) and members
+    ]
+
+
 async def deliver_outbox(sio: AsyncServer, event: str, namespace: str) -> None:
     """Deliver queued messages for web conversations (e.g. helpdesk replies) to the session's
     room; a message waits while no tab of that session is connected."""
@@ -360,7 +369,12 @@ async def deliver_outbox(sio: AsyncServer, event: str, namespace: str) -> None:
     while True:
         await asyncio.sleep(OUTBOX_POLL_S)
         try:
-            due = await asyncio.to_thread(channel_state.outbound_due, "socketio")
+            here = connected_sessions(sio, namespace)
+            if not here:
+                continue
+            # Only rows for sessions connected to this process: rows of visitors who left (or who
+            # are on another instance) must not hold up the others.
+            due = await asyncio.to_thread(channel_state.outbound_due, "socketio", 20, None, here)
             for msg in due:
                 if not list(sio.manager.get_participants(namespace, msg.recipient)):
                     continue
@@ -397,6 +411,10 @@ class SafeSocketIOInput(SocketIOInput):
         self.sio = sio
         ns = self.namespace or "/"
         limiter = RateLimiter.from_env()
+        # One message at a time per conversation, in the order they came: python-socketio handles
+        # each event in a task of its own, so a burst (the widget's unsent messages after a
+        # reconnect) would reach the ticket, or the assistant, in any order.
+        turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         obs.apply_log_format("rasa")
         obs.keep_level(__name__)
 
@@ -438,28 +456,32 @@ class SafeSocketIOInput(SocketIOInput):
                 obs.record_message(session_id, "web", "rate_limited", started, log=logger)
                 await sio.emit(self.bot_message_evt, {"id": uuid.uuid4().hex, "text": TOO_FAST}, room=sid, namespace=ns)
                 return
-            taken, reply = await to_helpdesk(session_id, str(data.get("message", "")), _metadata(data))
-            if taken:
-                obs.record_message(session_id, "web", "helpdesk", started, log=logger)
-                if reply:
-                    await sio.emit(
-                        self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id, namespace=ns
+            turn = turns.get(session_id)
+            if turn is None:
+                turn = turns[session_id] = asyncio.Lock()
+            async with turn:
+                taken, reply = await to_helpdesk(session_id, str(data.get("message", "")), _metadata(data))
+                if taken:
+                    obs.record_message(session_id, "web", "helpdesk", started, log=logger)
+                    if reply:
+                        await sio.emit(
+                            self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id, namespace=ns
+                        )
+                    return
+                output = _SigningSocketIOOutput(sio, self.bot_message_evt)
+                text = screen(data.get("message", ""), session_id)
+                failed = False
+                try:
+                    await on_new_message(
+                        UserMessage(text, output, session_id, input_channel=self.name(), metadata=_metadata(data))
                     )
-                return
-            output = _SigningSocketIOOutput(sio, self.bot_message_evt)
-            text = screen(data.get("message", ""), session_id)
-            failed = False
-            try:
-                await on_new_message(
-                    UserMessage(text, output, session_id, input_channel=self.name(), metadata=_metadata(data))
-                )
-            except Exception:
-                failed = True
-                # The session id is the conversation's credential: never logged, only its reference.
-                logger.exception("socketio: a message in conversation %s failed", obs.conversation_ref(session_id))
-            outcome = "failed" if failed or output.sent == 0 else "answered"
-            obs.record_message(session_id, "web", outcome, started, output.responses, log=logger)
-            if output.sent == 0:
-                await output._send_message(session_id, {"text": NO_REPLY})
+                except Exception:
+                    failed = True
+                    # The session id is the conversation's credential: never logged, only its reference.
+                    logger.exception("socketio: a message in conversation %s failed", obs.conversation_ref(session_id))
+                outcome = "failed" if failed or output.sent == 0 else "answered"
+                obs.record_message(session_id, "web", outcome, started, output.responses, log=logger)
+                if output.sent == 0:
+                    await output._send_message(session_id, {"text": NO_REPLY})
 
         return bp

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -414,19 +415,24 @@ def enqueue_for_conversation(
     return enqueue_outbound(target[0], target[1], text, buttons, sender_label, url=url)
 
 
-def outbound_due(channel: str, limit: int = 20, url: str | None = None) -> list[OutboundMessage]:
-    """Queued messages whose (next) attempt is due, oldest first."""
+def outbound_due(
+    channel: str, limit: int = 20, url: str | None = None, recipients: Iterable[str] | None = None
+) -> list[OutboundMessage]:
+    """Queued messages whose (next) attempt is due, oldest first; only those for `recipients`
+    when given (e.g. the web sessions connected to this process: rows for visitors who left must
+    not hold up the others)."""
+    query = select(ChannelOutbox).where(
+        ChannelOutbox.channel == channel,
+        ChannelOutbox.status == "queued",
+        ChannelOutbox.next_attempt_at <= _now(),
+    )
+    if recipients is not None:
+        wanted = sorted({str(r) for r in recipients})
+        if not wanted:
+            return []
+        query = query.where(ChannelOutbox.recipient.in_(wanted))
     with session_scope(url) as session:
-        rows = session.scalars(
-            select(ChannelOutbox)
-            .where(
-                ChannelOutbox.channel == channel,
-                ChannelOutbox.status == "queued",
-                ChannelOutbox.next_attempt_at <= _now(),
-            )
-            .order_by(ChannelOutbox.id)
-            .limit(limit)
-        )
+        rows = session.scalars(query.order_by(ChannelOutbox.id).limit(limit))
         return [_outbound(r) for r in rows]
 
 
