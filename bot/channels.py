@@ -467,6 +467,8 @@ class SafeSocketIOInput(SocketIOInput):
                         await sio.emit(
                             self.bot_message_evt, {"id": uuid.uuid4().hex, "text": reply}, room=session_id, namespace=ns
                         )
+                    else:  # a person answers, in their own time: the widget stops showing "typing…"
+                        await sio.emit("kakehashi_status", {"with": "helpdesk"}, room=sid, namespace=ns)
                     return
                 output = _SigningSocketIOOutput(sio, self.bot_message_evt)
                 text = screen(data.get("message", ""), session_id)

@@ -200,6 +200,7 @@ def test_visitor_and_staff_round_trip(browser, website: WebSite):
         answer = "A partner in Kobe for cell therapy, please."
         write(visitor, answer)
         expect(console_user_messages(console, answer)).to_have_count(1)
+        expect(visitor.locator(".kh-typing")).to_be_hidden()  # no "typing…" while a person holds it
 
         # Hostile text from staff stays text in the widget.
         staff_reply(console, XSS)

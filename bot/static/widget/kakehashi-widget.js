@@ -566,6 +566,7 @@
       flush();
     });
     socket.on("bot_uttered", receive);
+    socket.on("kakehashi_status", function () { typing(false); }); // the helpdesk has the message
     socket.on("kakehashi_error", function () { // e.g. the session became invalid: get a new one
       ready = false;
       socket.emit("session_request", { session_id: load().session });
