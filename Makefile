@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup run test lint audit format train nlu-report bench-db bench-bot lock db-reset browser run-prod-local
+.PHONY: help setup run test lint audit format train nlu-report bench-db bench-bot bench-scale test-odd-inputs lock db-reset browser run-prod-local
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ bench-db: setup ## Knowledge-base benchmark: search/recommend p50/p95 at 1k/100k
 
 bench-bot: train ## Assistant benchmark: latency, throughput, training and start-up figures
 	$(PY) -m bench.bot_bench
+
+bench-scale: train ## 1 vs 2 Rasa instances behind the balancer (PostgreSQL, Redis): msg/s, latency, CPU
+	$(PY) -m bench.scale_bench
+
+test-odd-inputs: train ## All 10,000 generated odd inputs through REST, socket.io and Telegram (~40 min)
+	KAKEHASHI_ODD_INPUTS=10000 $(PY) -m pytest tests/test_odd_inputs.py -s
 
 db-reset: setup ## Delete the embedded SQLite database (it is re-created and seeded on next use)
 	rm -f var/kakehashi.db var/kakehashi.db-wal var/kakehashi.db-shm
