@@ -258,7 +258,9 @@ class SafeRestInput(InputChannel):
                 logger.exception("rest: a message in conversation %s failed", obs.conversation_ref(sender))
             outcome = "failed" if failed or not collector.messages else "answered"
             obs.record_message(sender, channel, outcome, started, collector.responses, log=logger)
-            return response.json(with_apology(collector.messages, sender))
+            # A failure after some answers were collected (e.g. the tracker could not be saved) is
+            # answered with the apology alone: the user must not see replies the conversation lost.
+            return response.json(with_apology([] if failed else collector.messages, sender))
 
         return bp
 
@@ -483,7 +485,7 @@ class SafeSocketIOInput(SocketIOInput):
                     logger.exception("socketio: a message in conversation %s failed", obs.conversation_ref(session_id))
                 outcome = "failed" if failed or output.sent == 0 else "answered"
                 obs.record_message(session_id, "web", outcome, started, output.responses, log=logger)
-                if output.sent == 0:
+                if failed or output.sent == 0:  # after a failure, also when some answers went out already
                     await output._send_message(session_id, {"text": NO_REPLY})
 
         return bp

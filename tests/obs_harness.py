@@ -46,6 +46,9 @@ app.ctx.agent = Agent()
 
 
 async def answer(message):
+    if "crash after" in message.text:  # answered, then saving the conversation fails
+        await message.output_channel.send_response(message.sender_id, {"text": "A reply the conversation lost."})
+        raise RuntimeError("the stand-in failed after answering")
     if "crash" in message.text:
         raise RuntimeError("the stand-in failed")
     name = "utter_clarify" if "gibberish" in message.text else "utter_greet"

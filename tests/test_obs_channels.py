@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.channels import TOO_FAST
+from bot.channels import NO_REPLY, TOO_FAST
 from bot.guard import RELAY_HEADER, relay_signature
 from tests.fixtures_bot import free_port
 from tests.obs_harness import METRICS_TOKEN, SECRET, ChannelServer, sample, start
@@ -132,3 +132,9 @@ def test_not_ready_without_the_knowledge_base_and_no_metrics_in_production_witho
         "/webhooks/rest/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
     assert status == 403, "no token configured: no token opens it"
+
+
+def test_a_failure_after_answering_gives_the_apology_alone(channel_server):
+    status, body = channel_server.send(f"t-{uuid.uuid4().hex[:10]}", "crash after answering")
+    assert status == 200
+    assert [m["text"] for m in body] == [NO_REPLY], "no reply the stored conversation does not have"
