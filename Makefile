@@ -66,7 +66,7 @@ bench-bot: train ## Assistant benchmark: latency, throughput, training and start
 bench-scale: train ## 1 vs 2 Rasa instances behind the balancer (PostgreSQL, Redis): msg/s, latency, CPU
 	$(PY) -m bench.scale_bench
 
-test-odd-inputs: train ## All 10,000 generated odd inputs through REST, socket.io and Telegram (~40 min)
+test-odd-inputs: train ## All 10,000 generated odd inputs through REST, socket.io and Telegram (~31 min)
 	KAKEHASHI_ODD_INPUTS=10000 $(PY) -m pytest tests/test_odd_inputs.py -s
 
 db-reset: setup ## Delete the embedded SQLite database (it is re-created and seeded on next use)

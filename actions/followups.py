@@ -67,6 +67,9 @@ class ActionRefineSearch(Action):
         if not query and not new:
             dispatcher.utter_message(response="utter_nothing_to_continue")
             return []
+        if not new:  # e.g. "inform" with nothing recognised in it: running the same search again helps no one
+            dispatcher.utter_message(response="utter_default")
+            return []
         if new.get("place") or new.get("country"):  # a new place replaces the old one
             params.pop("place", None)
             params.pop("country", None)

@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import observability as obs
-from bot.guard import RELAY_HEADER, relay_allowed, screen, sign_buttons
+from bot.guard import RELAY_HEADER, relay_allowed, screen, sign_buttons, typed_command_parse
 from bot.settings import secret
 
 logger = logging.getLogger(__name__)
@@ -251,7 +251,14 @@ class SafeRestInput(InputChannel):
             failed = False
             try:
                 await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=_metadata(body))
+                    UserMessage(
+                        text,
+                        collector,
+                        sender,
+                        parse_data=typed_command_parse(text),
+                        input_channel=self.name(),
+                        metadata=_metadata(body),
+                    )
                 )
             except Exception:
                 failed = True
@@ -433,7 +440,7 @@ class SafeSocketIOInput(SocketIOInput):
             return origin_allowed(environ.get("HTTP_ORIGIN"), origins) if cors is not None else True
 
         @sio.on("session_request", namespace=ns)
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
             wanted = data.get("session_id") if isinstance(data, dict) else None
             session_id = wanted if valid_session(wanted) else issue_session()
             for room in sio.rooms(sid, namespace=ns):  # one conversation per connection
@@ -443,7 +450,7 @@ class SafeSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=ns)
 
         @sio.on(self.user_message_evt, namespace=ns)
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any = None) -> None:
             started = time.perf_counter()
             if not isinstance(data, dict) or not valid_session(data.get("session_id")):
                 obs.MESSAGES.inc(channel="web", outcome="refused")
@@ -477,7 +484,14 @@ class SafeSocketIOInput(SocketIOInput):
                 failed = False
                 try:
                     await on_new_message(
-                        UserMessage(text, output, session_id, input_channel=self.name(), metadata=_metadata(data))
+                        UserMessage(
+                            text,
+                            output,
+                            session_id,
+                            parse_data=typed_command_parse(text),
+                            input_channel=self.name(),
+                            metadata=_metadata(data),
+                        )
                     )
                 except Exception:
                     failed = True

@@ -36,8 +36,12 @@ def screen(text: object, sender_id: str) -> str:
     replaced by U+FFFD)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = LONE_SURROGATE.sub("\ufffd", text[:MAX_MESSAGE_CHARS])
-    stripped = text.strip()
+    # Cut after stripping, so that a question behind 10,000 spaces is still the question.
+    text = LONE_SURROGATE.sub("\ufffd", text.strip()[:MAX_MESSAGE_CHARS])
+    stripped = text
+    if not stripped:
+        # The NLU cannot featurise an empty text: an invisible character makes it "not understood".
+        return NEUTRAL_PREFIX
     if not stripped.startswith("/"):
         return text
     body, sep, mac = stripped.rpartition(MARK)
@@ -45,6 +49,20 @@ def screen(text: object, sender_id: str) -> str:
     if sep and hmac.compare_digest(mac.encode(), _mac(body, sender_id).encode()):
         return body
     return NEUTRAL_PREFIX + stripped
+
+
+# A typed message that is only command-shaped: "/" then no space outside an optional {...} part.
+TYPED_COMMAND = re.compile(r"^" + NEUTRAL_PREFIX + r"/[^\s{]*(?:\{.*\})?\S*$", re.DOTALL)
+
+
+def typed_command_parse(screened: str) -> dict | None:
+    """For a message that is nothing but a typed (unsigned) command, e.g. "/human_handoff" or
+    '/request_introduction{"org_name": "…"}': the NLU result to use instead of the NLU's — "not
+    understood". The NLU would read the intent's name and the JSON's entities in it and act on
+    them. None for anything else."""
+    if not TYPED_COMMAND.match(screened):
+        return None
+    return {"text": screened, "intent": {"name": "nlu_fallback", "confidence": 1.0}, "entities": []}
 
 
 RELAY_HEADER = "X-Kakehashi-Relay"
@@ -62,7 +80,9 @@ def relay_allowed(sender_id: str, signature: str | None) -> bool:
     the owning channel process (with the signature) for a Telegram chat's."""
     if not sender_id.startswith(_CHANNEL_OWNED):
         return True
-    return bool(signature) and hmac.compare_digest(signature, relay_signature(sender_id))
+    # A signature is hex: anything else (non-ASCII, or surrogate-escaped header bytes) is not one, and
+    # compare_digest would raise on it.
+    return bool(signature) and signature.isascii() and hmac.compare_digest(signature, relay_signature(sender_id))
 
 
 def sign_buttons(message: dict, sender_id: str) -> dict:

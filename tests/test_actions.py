@@ -165,6 +165,13 @@ async def test_refine_replaces_the_place_and_keeps_the_sector(kb):
     assert slot_events(events)["last_query"]["params"] == {"sector": "Biomedicine", "place": "Kobe"}
 
 
+async def test_a_bare_answer_after_a_search_asks_to_rephrase_instead_of_repeating_it(kb):
+    last = {"type": "search", "params": {"sector": "Food packaging", "country": "Italy"}, "offset": 0}
+    messages, events = await run(ActionRefineSearch(), tracker("d̋o̽m̂", "inform", [], slots={"last_query": last}))
+    assert [m["response"] for m in messages] == ["utter_default"]
+    assert events == []
+
+
 async def test_refine_with_mou_lists_partnerships_of_that_kind(kb):
     last = {"type": "search", "params": {"country": "Japan"}, "offset": 5}
     t = tracker(

@@ -48,6 +48,9 @@ def route_user_message(
 ) -> Routed:
     """Take the message for the helpdesk when a ticket holds the conversation (or cancel the
     wait when the user says "cancel"); else leave it to the assistant."""
+    if not isinstance(text, str) or not text.strip(_INVISIBLE + " \t\r\n"):
+        # Nothing to pass on: swallowed while a person holds the conversation, else the assistant's.
+        return Routed(handoff.active_ticket(conversation_id, url=url) is not None)
     if is_cancel(text):
         if handoff.cancel_by_user(conversation_id, url=url) is not None:
             return Routed(True, texts.CANCELLED)
