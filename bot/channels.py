@@ -186,6 +186,29 @@ def metrics_of(request: Request) -> HTTPResponse:
     return response.text(obs.METRICS.render(), content_type=obs.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
+async def ask_assistant(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    raw: Any,
+    output: OutputChannel,
+    sender: str,
+    channel: str,
+    body: dict,
+) -> bool:
+    """Hand the user's message to Rasa — screened (typed commands inert, a command-only message
+    "not understood") — with its answers going to `output`; False when that failed."""
+    text = screen(raw, sender)
+    message = UserMessage(
+        text, output, sender, parse_data=typed_command_parse(text), input_channel=channel, metadata=_metadata(body)
+    )
+    try:
+        await on_new_message(message)
+    except Exception:
+        # The conversation id can be a credential (web sessions): only its reference is logged.
+        logger.exception("%s: a message in conversation %s failed", channel, obs.conversation_ref(sender))
+        return False
+    return True
+
+
 class SafeRestInput(InputChannel):
     """REST channel: POST {"sender": id, "message": text} → list of bot messages."""
 
@@ -247,22 +270,9 @@ class SafeRestInput(InputChannel):
                 obs.record_message(sender, channel, "helpdesk", started, log=logger)
                 return response.json([{"recipient_id": sender, "text": reply}] if reply else [])
             collector = _Collector()
-            text = screen(body.get("message", ""), sender)
-            failed = False
-            try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender,
-                        parse_data=typed_command_parse(text),
-                        input_channel=self.name(),
-                        metadata=_metadata(body),
-                    )
-                )
-            except Exception:
-                failed = True
-                logger.exception("rest: a message in conversation %s failed", obs.conversation_ref(sender))
+            failed = not await ask_assistant(
+                on_new_message, body.get("message", ""), collector, sender, self.name(), body
+            )
             outcome = "failed" if failed or not collector.messages else "answered"
             obs.record_message(sender, channel, outcome, started, collector.responses, log=logger)
             # A failure after some answers were collected (e.g. the tracker could not be saved) is
@@ -480,23 +490,9 @@ class SafeSocketIOInput(SocketIOInput):
                         await sio.emit("kakehashi_status", {"with": "helpdesk"}, room=sid, namespace=ns)
                     return
                 output = _SigningSocketIOOutput(sio, self.bot_message_evt)
-                text = screen(data.get("message", ""), session_id)
-                failed = False
-                try:
-                    await on_new_message(
-                        UserMessage(
-                            text,
-                            output,
-                            session_id,
-                            parse_data=typed_command_parse(text),
-                            input_channel=self.name(),
-                            metadata=_metadata(data),
-                        )
-                    )
-                except Exception:
-                    failed = True
-                    # The session id is the conversation's credential: never logged, only its reference.
-                    logger.exception("socketio: a message in conversation %s failed", obs.conversation_ref(session_id))
+                failed = not await ask_assistant(
+                    on_new_message, data.get("message", ""), output, session_id, self.name(), data
+                )
                 outcome = "failed" if failed or output.sent == 0 else "answered"
                 obs.record_message(session_id, "web", outcome, started, output.responses, log=logger)
                 if failed or output.sent == 0:  # after a failure, also when some answers went out already
