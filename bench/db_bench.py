@@ -517,13 +517,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     text_report = report(rows, builds, command.strip(), started, time.perf_counter() - t0, backends)
     text_report += "\n## Summary\n\n" + summary(rows)
+    publish(text_report, args.out or RESULTS / f"db-{started:%Y-%m-%d}.md")
+    return 0
+
+
+def publish(text_report: str, out: Path) -> None:
+    """Print a benchmark's report and keep it in `out` (bench/results/ by default)."""
     print()
     print(text_report)
-    out = args.out or RESULTS / f"db-{started:%Y-%m-%d}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text_report, encoding="utf-8")
     print(f"Written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 0
 
 
 if __name__ == "__main__":

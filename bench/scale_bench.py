@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from bench.db_bench import load_average, machine
+from bench.db_bench import load_average, machine, publish
 from bot.settings import ROOT
 
 PG_URL = os.environ.get("KK_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -426,13 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kk-scale-"))
     results = [run_one(n, args, workdir) for n in counts]  # on failure the logs stay in workdir
     shutil.rmtree(workdir, ignore_errors=True)
-    text_report = report(results, args, started, time.perf_counter() - t0)
-    print()
-    print(text_report)
-    out = args.out or RESULTS / f"scale-{started:%Y-%m-%d}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text_report, encoding="utf-8")
-    print(f"Written to {out}")
+    publish(
+        report(results, args, started, time.perf_counter() - t0), args.out or RESULTS / f"scale-{started:%Y-%m-%d}.md"
+    )
     return 0
 
 

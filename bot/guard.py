@@ -38,17 +38,16 @@ def screen(text: object, sender_id: str) -> str:
         text = "" if text is None else str(text)
     # Cut after stripping, so that a question behind 10,000 spaces is still the question.
     text = LONE_SURROGATE.sub("\ufffd", text.strip()[:MAX_MESSAGE_CHARS])
-    stripped = text
-    if not stripped:
+    if not text:
         # The NLU cannot featurise an empty text: an invisible character makes it "not understood".
         return NEUTRAL_PREFIX
-    if not stripped.startswith("/"):
+    if not text.startswith("/"):
         return text
-    body, sep, mac = stripped.rpartition(MARK)
+    body, sep, mac = text.rpartition(MARK)
     # Bytes: compare_digest refuses str with non-ASCII characters, which a typed signature may hold.
     if sep and hmac.compare_digest(mac.encode(), _mac(body, sender_id).encode()):
         return body
-    return NEUTRAL_PREFIX + stripped
+    return NEUTRAL_PREFIX + text
 
 
 # A typed message that is only command-shaped: "/" then no space outside an optional {...} part.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.launch import stop
 from tests.fixtures_bot import PY, ROOT, WEB_TEST_ORIGIN, WEB_TEST_PORT, Assistant, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,11 +52,7 @@ def website(assistant: Assistant) -> Iterator[WebSite]:
         wait_http(f"{WEB_TEST_ORIGIN}/healthz", 60, proc)
         yield WebSite(WEB_TEST_ORIGIN, assistant, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=15)
 
 
 NO_BROWSER = "chromium is not installed: `make browser` (apt-get install chromium) to run the browser tests"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 
+from bot.launch import stop
 from tests.fixtures_bot import PY, ROOT, free_port, wait_http
 
 ALLOWED_ORIGIN = "http://127.0.0.1:9"
@@ -127,11 +128,7 @@ def start(tmp: Path, migrate: bool = True, **env_overrides: str) -> Iterator[Cha
         wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 120, proc)
         yield ChannelServer(f"http://127.0.0.1:{port}", log, env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=30)
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:

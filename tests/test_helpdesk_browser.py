@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.launch import PY, free_port, wait_http
+from bot.launch import PY, free_port, stop, wait_http
 from db import channel_state as cs
 from db import handoff as h
 from tests.fixtures_bot import ROOT
@@ -63,11 +63,7 @@ def console(tmp_path_factory) -> Iterator[Console]:
         wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
         yield Console(f"http://127.0.0.1:{port}", db_url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=15)
 
 
 def web_ticket(db_url: str, text: str, **kwargs) -> h.Ticket:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from telegram import Bot, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 
@@ -24,15 +24,23 @@ def _reply(reply_to: int | None) -> ReplyParameters | None:
     return ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
 
 
-async def send_text(bot: Bot, chat_id: int, text: str, reply_to: int | None = None) -> None:
-    """One of the channel's own plain texts (escaped for HTML)."""
-    await bot.send_message(
+async def send_one(
+    bot: Bot, chat_id: int, html_text: str, reply_to: int | None = None, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """One message already in Telegram HTML, without link previews; returns it as sent."""
+    return await bot.send_message(
         chat_id,
-        render.plain(text),
+        html_text,
         parse_mode=ParseMode.HTML,
         link_preview_options=NO_PREVIEWS,
+        reply_markup=markup,
         reply_parameters=_reply(reply_to),
     )
+
+
+async def send_text(bot: Bot, chat_id: int, text: str, reply_to: int | None = None) -> None:
+    """One of the channel's own plain texts (escaped for HTML)."""
+    await send_one(bot, chat_id, render.plain(text), reply_to)
 
 
 async def send_html(
@@ -50,14 +58,7 @@ async def send_html(
         markup = render.keyboard(buttons, lambda _b: next(keys))
     for i, chunk in enumerate(chunks):
         last, first = i == len(chunks) - 1, i == 0
-        await bot.send_message(
-            chat_id,
-            chunk,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEWS,
-            reply_markup=markup if last else None,
-            reply_parameters=_reply(reply_to if first else None),
-        )
+        await send_one(bot, chat_id, chunk, reply_to if first else None, markup if last else None)
 
 
 async def send_answers(

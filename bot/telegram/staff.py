@@ -27,7 +27,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.helpdesk import texts as helpdesk_texts
 from bot.telegram import render
-from bot.telegram.send import NO_PREVIEWS, _reply
+from bot.telegram.send import NO_PREVIEWS, send_one, send_text
 from db import handoff, staff_group
 from db.handoff import HandoffError, Ticket
 
@@ -177,13 +177,7 @@ class StaffGroup:
 
     async def _sync(self) -> None:
         for ticket in await asyncio.to_thread(staff_group.to_announce, self.chat_id):
-            sent = await self.bot.send_message(
-                self.chat_id,
-                announcement(ticket),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEWS,
-                reply_markup=keyboard(ticket),
-            )
+            sent = await send_one(self.bot, self.chat_id, announcement(ticket), markup=keyboard(ticket))
             await asyncio.to_thread(staff_group.record_announcement, self.chat_id, ticket, sent.message_id)
         for item in await asyncio.to_thread(staff_group.to_refresh, self.chat_id):
             try:
@@ -199,13 +193,7 @@ class StaffGroup:
                 logger.info("telegram staff group: announcement of ticket %s not edited: %s", item.ticket.id, exc)
             await asyncio.to_thread(staff_group.set_shown, self.chat_id, item.ticket)
         for item in await asyncio.to_thread(staff_group.to_mirror, self.chat_id):
-            sent = await self.bot.send_message(
-                self.chat_id,
-                mirrored(item),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEWS,
-                reply_parameters=_reply(item.announcement_id),
-            )
+            sent = await send_one(self.bot, self.chat_id, mirrored(item), item.announcement_id)
             await asyncio.to_thread(
                 staff_group.record_post, self.chat_id, sent.message_id, item.ticket.id, item.message.id
             )
@@ -297,9 +285,7 @@ class StaffGroup:
 
     async def _say(self, text: str, reply_to: int | None = None) -> None:
         try:
-            await self.bot.send_message(
-                self.chat_id, render.plain(text), parse_mode=ParseMode.HTML, reply_parameters=_reply(reply_to)
-            )
+            await send_text(self.bot, self.chat_id, text, reply_to)
         except TelegramError as exc:
             logger.warning("telegram staff group: could not answer: %s", exc)
 
