@@ -4,6 +4,7 @@ store behind the balancer."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -515,3 +516,18 @@ def test_nginx_exposes_the_same_public_paths():
     assert [path for _, path in locations] == ["/healthz", "/webhooks/rest/webhook", "/socket.io/", "/", "@unavailable"]
     assert "location / { return 404" in conf
     assert "client_max_body_size 64k;" in conf
+
+
+def test_a_token_that_looks_like_an_option_reaches_rasa_as_the_token():
+    """token_urlsafe() starts with "-" one time in 64: Rasa's own argument parser must still read it
+    as the value of --auth-token (it refused to start, a flaky stack start, before)."""
+    from rasa.cli.run import add_subparser
+
+    from bot.prod.instance import rasa_argv
+
+    env = _prod_env(RASA_AUTH_TOKEN="-starts-like-an-option")
+    parser = argparse.ArgumentParser()
+    add_subparser(parser.add_subparsers(), parents=[])
+    argv = rasa_argv(["run"], env)  # the current model from models/, as an instance starts
+    args = parser.parse_args(argv)
+    assert args.auth_token == "-starts-like-an-option" and args.enable_api

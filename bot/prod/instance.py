@@ -108,8 +108,9 @@ def rasa_argv(argv: list[str], env: Mapping[str, str]) -> list[str]:
     return [
         *argv,
         "--enable-api",
-        "--auth-token",
-        env["RASA_AUTH_TOKEN"],
+        # One argument: a token may begin with "-" (token_urlsafe does, 1 time in 64), which
+        # argparse would take for an option.
+        f"--auth-token={env['RASA_AUTH_TOKEN']}",
         "--cors",
         *allowed_origins(env),
     ]
