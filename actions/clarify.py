@@ -5,6 +5,8 @@ from __future__ import annotations
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answer import answer_question
+from actions.common import guarded
 from actions.formatting import button
 
 GUESS_TITLES = {
@@ -41,7 +43,13 @@ class ActionClarify(Action):
     def name(self) -> str:
         return "action_clarify"
 
+    @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        # A follow-up worded in a way the NLU did not place is often still a question about what is
+        # on screen (or names something the sources hold): answer it from the sources if they do.
+        answered = await answer_question(dispatcher, tracker, guess=True)
+        if answered is not None:
+            return answered
         if fallback_streak(tracker) >= 2:
             dispatcher.utter_message(
                 response="utter_offer_person",

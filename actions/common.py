@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
@@ -105,3 +106,28 @@ def referenced_org(tracker: Tracker) -> str | None:
         if 0 <= index < len(results):
             return clean(results[index])
     return slot(tracker, "focus_org")
+
+
+MAX_FOCUS = 12
+
+
+def set_focus(*groups: tuple[str, list[str]]) -> list:
+    """What the answer put on screen, in order — (record type, ids) groups, e.g.
+    ("partnerships", [...]), ("organisations", [...]) — for follow-ups to be resolved against."""
+    keys = [[rtype, str(rid)] for rtype, ids in groups for rid in ids if rid]
+    unique = list({tuple(k): k for k in keys}.values())[:MAX_FOCUS]
+    return [SlotSet("focus", unique)] if unique else []
+
+
+def focus_keys(tracker: Tracker) -> list[tuple[str, str]]:
+    """The records in focus, as (record type, id)."""
+    value = tracker.get_slot("focus")
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            rtype, rid = clean(item[0]), clean(item[1])
+            if rtype and rid:
+                out.append((rtype, rid))
+    if not out and slot(tracker, "focus_org"):
+        out.append(("organisations", slot(tracker, "focus_org")))
+    return out[:MAX_FOCUS]

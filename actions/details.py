@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, guarded, referenced_org
+from actions.common import call_db, guarded, referenced_org, set_focus
 from actions.formatting import button, card, custom, place_text, sources_text
 
 
@@ -64,7 +64,7 @@ class ActionOrgDetails(Action):
             ],
             json_message=custom("organisation", [card(org, detail.description)], detail.sources),
         )
-        return [SlotSet("focus_org", org.id)]
+        return [SlotSet("focus_org", org.id), *set_focus(("organisations", [org.id]))]
 
 
 class ActionShowContacts(Action):
@@ -86,7 +86,7 @@ class ActionShowContacts(Action):
                     button("Talk to a person", "human_handoff"),
                 ],
             )
-            return [SlotSet("focus_org", org.id)]
+            return [SlotSet("focus_org", org.id), *set_focus(("organisations", [org.id]))]
         lines = [
             f"**{c.name}**" + (f", {c.role}" if c.role else "") + (f" — {c.email}" if c.email else "") for c in contacts
         ]
@@ -103,4 +103,7 @@ class ActionShowContacts(Action):
                 organisation=org.name,
             ),
         )
-        return [SlotSet("focus_org", org.id)]
+        return [
+            SlotSet("focus_org", org.id),
+            *set_focus(("contacts", [c.id for c in contacts]), ("organisations", [org.id])),
+        ]

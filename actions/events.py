@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, entity, guarded
+from actions.common import call_db, entity, guarded, set_focus
 from actions.formatting import button, custom, numbered, sources_text
 
 
@@ -57,4 +57,4 @@ class ActionFindEvents(Action):
                 [s for e in events for s in e.sources],
             ),
         )
-        return []
+        return set_focus(("events", [e.id for e in events]))

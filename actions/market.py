@@ -6,7 +6,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, clean, entity, guarded
+from actions.common import call_db, clean, entity, guarded, set_focus
 from actions.formatting import custom, sources_text
 
 
@@ -50,4 +50,4 @@ class ActionMarketFacts(Action):
                 [s for f in facts for s in f.sources],
             ),
         )
-        return []
+        return set_focus(("market_facts", [f.id for f in facts]))

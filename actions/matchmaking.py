@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, clean, entities, entity, guarded, slot
+from actions.common import call_db, clean, entities, entity, guarded, set_focus, slot
 from actions.formatting import PAGE, button, card, custom, numbered, place_text, sources_text
 
 _TARGET_BEFORE = re.compile(r"\b(in|into|to|with|towards|from the)\s+(the\s+)?$", re.IGNORECASE)
@@ -143,6 +143,7 @@ async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offs
     )
     return [
         SlotSet("last_results", [r.org.id for r in recs]),
+        *set_focus(("organisations", [r.org.id for r in recs])),
         SlotSet("last_query", {"type": "recommend", "params": {}, "offset": offset + len(recs)}),
     ]
 

@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, entities, entity, guarded, referenced_org
+from actions.common import call_db, entities, entity, guarded, referenced_org, set_focus
 from actions.formatting import PAGE, button, card, custom, numbered, sources_text
 
 KIND_LABELS = {
@@ -39,7 +39,7 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
         dispatcher.utter_message(
             response="utter_no_partners" if offset == 0 else "utter_no_more_results", name=result.org.name
         )
-        return [SlotSet("focus_org", result.org.id)]
+        return [SlotSet("focus_org", result.org.id), *set_focus(("organisations", [result.org.id]))]
     lines = []
     for link in links:
         via = f" (through {link.via})" if link.via else ""
@@ -70,6 +70,10 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
     return [
         SlotSet("focus_org", result.org.id),
         SlotSet("last_results", [lk.partner.id for lk in links]),
+        *set_focus(
+            ("partnerships", [lk.partnership_id for lk in links]),
+            ("organisations", [result.org.id] + [lk.partner.id for lk in links]),
+        ),
         SlotSet("last_query", {"type": "partners", "params": params, "offset": offset + len(links)}),
     ]
 
@@ -110,6 +114,7 @@ async def run_partnerships(dispatcher: CollectingDispatcher, params: dict, offse
     )
     return [
         SlotSet("last_results", [p.a.id for p in page]),
+        *set_focus(("partnerships", [p.id for p in page])),
         SlotSet("last_query", {"type": "partnerships", "params": params, "offset": offset + len(page)}),
     ]
 
@@ -171,4 +176,4 @@ class ActionSuccessStories(Action):
                 [s for p in rows for s in p.sources],
             ),
         )
-        return [SlotSet("last_results", [p.a.id for p in rows])]
+        return [SlotSet("last_results", [p.a.id for p in rows]), *set_focus(("partnerships", [p.id for p in rows]))]

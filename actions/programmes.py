@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, entity, guarded, slot
+from actions.common import call_db, entity, guarded, set_focus, slot
 from actions.formatting import button, custom, numbered, sources_text
 
 VERDICTS = {
@@ -58,7 +58,7 @@ class ActionProgrammeInfo(Action):
                 "programme", [{"name": info.name, "operator": info.operator, "rules": info.rules}], info.sources
             ),
         )
-        return [SlotSet("programme", info.name)]
+        return [SlotSet("programme", info.name), *set_focus(("programmes", [info.id]))]
 
 
 class ActionCheckEligibility(Action):
@@ -86,4 +86,4 @@ class ActionCheckEligibility(Action):
             sources=sources_text(result.programme.sources),
             buttons=[button("Find partners for me", "find_partner"), button("Talk to a person", "human_handoff")],
         )
-        return [SlotSet("programme", result.programme.name)]
+        return [SlotSet("programme", result.programme.name), *set_focus(("programmes", [result.programme.id]))]

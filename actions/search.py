@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, clean, entities, entity, guarded
+from actions.common import call_db, clean, entities, entity, guarded, set_focus
 from actions.formatting import PAGE, button, card, custom, next_step_buttons, numbered, org_line, sources_text
 
 CRITERIA = ("sector", "place", "country", "kind", "name")
@@ -88,7 +88,7 @@ async def run_search(dispatcher: CollectingDispatcher, params: dict[str, Any], o
     ]
     if len(ids) == 1:
         events.append(SlotSet("focus_org", ids[0]))
-    return events
+    return events + set_focus(("organisations", ids))
 
 
 def _no_results(dispatcher, result, criteria: str, offset: int) -> list:

@@ -8,6 +8,7 @@ first use) and returns plain dataclasses from `db.results`.
 from db.contacts import contacts_of
 from db.engine import DatabaseUnavailable, dispose_all, session_scope
 from db.events import find_events
+from db.evidence import EvidenceAnswer, answer_from_evidence, scope_of_names, search_evidence
 from db.importer import DatasetError, import_path
 from db.leads import introduction_requests, request_introduction, set_introduction_status
 from db.lookup import organisation_sources, place_name, sector_name
@@ -23,7 +24,9 @@ from db.vocabulary import current_version, vocabulary
 __all__ = [
     "DatabaseUnavailable",
     "DatasetError",
+    "EvidenceAnswer",
     "Profile",
+    "answer_from_evidence",
     "check_eligibility",
     "contacts_of",
     "current_version",
@@ -44,6 +47,8 @@ __all__ = [
     "recommend_partners",
     "request_introduction",
     "resolve_organisation",
+    "scope_of_names",
+    "search_evidence",
     "search_organisations",
     "sector_name",
     "session_scope",
