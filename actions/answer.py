@@ -49,7 +49,8 @@ def scope_for(tracker: Tracker) -> tuple[list[tuple[str, str]], list[str]]:
     orgs = entities(tracker, "org_name")
     events = entities(tracker, "event_name")
     programmes = entities(tracker, "programme")
-    names = orgs + events + programmes
+    places = entities(tracker, "place") + entities(tracker, "country")
+    names = orgs + events + programmes + places
     if names:
         return [], names
     pos = ordinal(tracker)
@@ -85,11 +86,15 @@ async def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker, gu
             entities(tracker, "org_name"),
             entities(tracker, "event_name"),
             entities(tracker, "programme"),
+            entities(tracker, "place") + entities(tracker, "country"),
         )
+        if not keys and not set(names) - set(entities(tracker, "place") + entities(tracker, "country")):
+            # only places named, none of them a party itself: a question about what is in focus
+            keys, names = focus_keys(tracker), []
     if keys:
         result = await call_db(db.answer_from_evidence, question, keys, names)
     else:
-        result = await call_db(db.search_evidence, question, names)
+        result = await call_db(db.search_evidence, question)
         if not result.found:
             if not guess:
                 dispatcher.utter_message(response="utter_ask_which_item")

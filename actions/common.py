@@ -105,7 +105,9 @@ def referenced_org(tracker: Tracker) -> str | None:
         index = pos - 1 if pos > 0 else len(results) + pos
         if 0 <= index < len(results):
             return clean(results[index])
-    return slot(tracker, "focus_org")
+    return slot(tracker, "focus_org") or next(
+        (rid for rtype, rid in focus_keys(tracker) if rtype == "organisations"), None
+    )
 
 
 MAX_FOCUS = 12

@@ -7,6 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
+from actions.answer import answer_question
 from actions.common import call_db, guarded, referenced_org, set_focus
 from actions.formatting import button, card, custom, place_text, sources_text
 
@@ -30,6 +31,10 @@ class ActionOrgDetails(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        if db.asked_facts(tracker.latest_message.get("text")):  # "how many members does X have?"
+            answered = await answer_question(dispatcher, tracker, guess=True)
+            if answered is not None:
+                return answered
         ref = referenced_org(tracker)
         detail, suggestions = await call_db(db.get_organisation, ref) if ref else (None, [])
         if detail is None:
@@ -73,6 +78,10 @@ class ActionShowContacts(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        if {"phone", "website"} & set(db.asked_facts(tracker.latest_message.get("text"))):
+            answered = await answer_question(dispatcher, tracker, guess=True)
+            if answered is not None:
+                return answered
         ref = referenced_org(tracker)
         org, contacts, suggestions = await call_db(db.contacts_of, ref) if ref else (None, [], [])
         if org is None:

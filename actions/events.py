@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
+from actions.answer import answer_question
 from actions.common import call_db, entity, guarded, set_focus
 from actions.formatting import button, custom, numbered, sources_text
 
@@ -22,6 +23,10 @@ class ActionFindEvents(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        if {"count", "money", "outcome", "email", "phone"} & set(db.asked_facts(tracker.latest_message.get("text"))):
+            answered = await answer_question(dispatcher, tracker, guess=True)  # "how many attended X?"
+            if answered is not None:
+                return answered
         sector, place, name = (
             entity(tracker, "sector"),
             entity(tracker, "place") or entity(tracker, "country"),

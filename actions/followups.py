@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answer import answer_question
 from actions.common import entity, guarded
 from actions.matchmaking import run_recommend
 from actions.partners import run_partners, run_partnerships
@@ -32,6 +33,9 @@ class ActionShowMore(Action):
             return await run_partnerships(dispatcher, query["params"], offset=offset)
         if query.get("type") == "recommend":
             return await run_recommend(dispatcher, tracker, offset=offset)
+        answered = await answer_question(dispatcher, tracker, guess=True)
+        if answered is not None:
+            return answered
         dispatcher.utter_message(response="utter_nothing_to_continue")
         return []
 
@@ -65,6 +69,9 @@ class ActionRefineSearch(Action):
                 merged["country_a"] = new.get("place") or new.get("country")
             return await run_partnerships(dispatcher, merged)
         if not query and not new:
+            answered = await answer_question(dispatcher, tracker, guess=True)
+            if answered is not None:
+                return answered
             dispatcher.utter_message(response="utter_nothing_to_continue")
             return []
         if not new:  # e.g. "inform" with nothing recognised in it: running the same search again helps no one

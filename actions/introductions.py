@@ -7,6 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
+from actions.answer import answer_question
 from actions.common import call_db, guarded, referenced_org, slot
 from actions.formatting import button
 from actions.handoff import open_ticket
@@ -66,6 +67,9 @@ class ActionIntroductionStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
         requests = await call_db(db.introduction_requests, tracker.sender_id)
         if not requests:
+            answered = await answer_question(dispatcher, tracker, guess=True)
+            if answered is not None:
+                return answered
             dispatcher.utter_message(response="utter_no_introductions")
             return []
         lines = "\n".join(

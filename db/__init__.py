@@ -8,7 +8,7 @@ first use) and returns plain dataclasses from `db.results`.
 from db.contacts import contacts_of
 from db.engine import DatabaseUnavailable, dispose_all, session_scope
 from db.events import find_events
-from db.evidence import EvidenceAnswer, answer_from_evidence, scope_of_names, search_evidence
+from db.evidence import EvidenceAnswer, answer_from_evidence, asked_facts, scope_of_names, search_evidence
 from db.importer import DatasetError, import_path
 from db.leads import introduction_requests, request_introduction, set_introduction_status
 from db.lookup import organisation_sources, place_name, sector_name
@@ -27,6 +27,7 @@ __all__ = [
     "EvidenceAnswer",
     "Profile",
     "answer_from_evidence",
+    "asked_facts",
     "check_eligibility",
     "contacts_of",
     "current_version",

@@ -49,6 +49,10 @@ _IN_PLACE = re.compile(r"\b(?:in|at|à|en|im|in der)\s+(?:the\s+)?[A-Z][\w-]+|�
 _WEB = re.compile(r"https?://|www\.", re.I)
 
 
+def _words(single: str, phrases: str = "") -> tuple[str, ...]:
+    return tuple(single.split()) + tuple(p for p in phrases.split("|") if p)
+
+
 @dataclass(frozen=True)
 class Cue:
     name: str  # e.g. "count"
@@ -57,140 +61,60 @@ class Cue:
     what: str  # how the reply names what was asked ("how many took part")
 
 
+# Cue words match whole words; a word ending in "*" is a prefix ("fund*": funding, funded).
 CUES: tuple[Cue, ...] = (
-    Cue(
-        "email",
-        ("email", "e-mail", "mail address", "courriel", "adresse mail", "メール", "mailadresse"),
-        _EMAIL,
-        "email",
-    ),
+    Cue("email", _words("email* e-mail* courriel mailadresse メール", "mail address|adresse mail"), _EMAIL, "email"),
     Cue(
         "phone",
-        ("phone", "telephone", "tel ", "call them", "numéro de tél", "téléphone", "telefon", "anrufen", "電話"),
+        _words("phone* telephone* tel téléphone telefon* anrufen 電話", "call them|numéro de tél"),
         _PHONE,
         "phone",
     ),
     Cue(
         "website",
-        ("website", "web site", "site web", "url", "homepage", "webseite", "ウェブサイト", "ホームページ"),
+        _words("website* url homepage webseite ウェブサイト ホームページ", "web site|site web"),
         _WEB,
         "website",
     ),
     Cue(
         "money",
-        (
-            "budget",
-            "fund",
-            "cost",
-            "how much money",
-            "grant",
-            "subsid",
-            "financ",
-            "euro",
-            "yen",
-            "combien d'argent",
-            "montant",
-            "kosten",
-            "förder",
-            "予算",
-            "費用",
-            "助成",
-            "金額",
-            "いくら",
+        _words(
+            "budget* fund* funding cost* grant* subsid* financ* euro euros yen montant kosten förder* "
+            "予算 費用 助成 金額 いくら",
+            "how much money|combien d'argent",
         ),
         _MONEY,
         "money",
     ),
     Cue(
         "count",
-        (
-            "how many",
-            "how much",
-            "number of",
-            "how big",
-            "how large",
-            "size",
-            "headcount",
-            "combien",
-            "nombre de",
-            "wie viele",
-            "wie viel",
-            "anzahl",
-            "wie groß",
-            "何人",
-            "何社",
-            "いくつ",
-            "規模",
-            "人数",
-            "数は",
-            "どのくらい",
-            "どれくらい",
-            "何件",
+        _words(
+            "size headcount combien anzahl 何人 何社 いくつ 規模 人数 数は どのくらい どれくらい 何件",
+            "how many|how much|number of|how big|how large|nombre de|wie viele|wie viel|wie groß",
         ),
         _NUMBER,
         "count",
     ),
     Cue(
         "date",
-        (
-            "when",
-            "what year",
-            "which year",
-            "date",
-            "since when",
-            "how long ago",
-            "quand",
-            "quelle année",
-            "depuis quand",
-            "wann",
-            "seit wann",
-            "welchem jahr",
-            "いつ",
-            "何年",
-            "日程",
-            "日付",
+        _words(
+            "when date quand wann いつ 何年 日程 日付",
+            "what year|which year|since when|how long ago|quelle année|depuis quand|seit wann|welchem jahr",
         ),
         _YEAR,
         "date",
     ),
     Cue(
         "outcome",
-        (
-            "came out",
-            "come out",
-            "result",
-            "outcome",
-            "achiev",
-            "led to",
-            "lead to",
-            "what happened",
-            "ergebnis",
-            "résultat",
-            "成果",
-            "結果",
+        _words(
+            "result* outcome* achiev* ergebnis* résultat* 成果 結果", "came out|come out|led to|lead to|what happened"
         ),
         None,
         "outcome",
     ),
     Cue(
         "place",
-        (
-            "where",
-            "which city",
-            "venue",
-            "location",
-            "held",
-            "take place",
-            "took place",
-            "hosted",
-            "où",
-            "wo ",
-            "wo?",
-            "wo fand",
-            "どこ",
-            "場所",
-            "会場",
-        ),
+        _words("where venue location held hosted où wo どこ 場所 会場", "which city|take place|took place|wo fand"),
         None,
         "place",
     ),
@@ -208,6 +132,9 @@ welche welcher welches gibt es ich wir sie du ihr den dem des bitte noch auch
 le la les un une des du de et ou en au aux pour avec par est sont était qui que quoi quel quelle
 quels quelles où quand comment combien ce cette ces il elle ils elles nous vous je leur leurs sur
 dans pas plus svp merci
+together ever over actually exactly really still already yet ago now anything something thing things
+there's what's who's where's when's how's whats wheres whos hows pls plz thx any other others else
+japan japanese europe european eu
     """.split()  # noqa: SIM905
 )
 # Words that ask for the same thing in different words (after stemming): a question stem matches
@@ -267,12 +194,24 @@ def _matches(stem: str, passage_stems: set[str]) -> bool:
     return stem in passage_stems or bool(_group_of().get(stem, frozenset()) & passage_stems)
 
 
+@lru_cache(maxsize=512)
+def _cue_pattern(word: str) -> re.Pattern[str]:
+    if word.endswith("*"):
+        return re.compile(r"(?<![^\W_])" + re.escape(word[:-1]))
+    return re.compile(r"(?<![^\W_])" + re.escape(word) + r"(?![^\W_])")
+
+
+def asked_facts(question: str | None) -> list[str]:
+    """The kinds of fact a question asks for: count, date, place, email, phone, website, money, outcome."""
+    return [c.name for c in detect_cues(question or "")]
+
+
 def detect_cues(question: str) -> list[Cue]:
     q = " " + _fold(question) + " "
     found = []
     for cue in CUES:
         for word in cue.words:
-            hit = word in q if _CJK.search(word) else re.search(r"(?<![^\W_])" + re.escape(word), q) is not None
+            hit = word in q if _CJK.search(word) else _cue_pattern(word).search(q) is not None
             if hit:
                 found.append(cue)
                 break
@@ -464,7 +403,8 @@ def search_evidence(
             continue
         got = sum(weight[s] for s in matched)
         rare = any(index.df.get(s, 0) <= 8 for s in matched)
-        if got < 0.55 * total or not rare or (len(content) > 1 and len(matched) < 2):
+        rare_hits = sum(index.df.get(s, 0) <= 8 for s in matched)
+        if rare_hits < 2 and (got < 0.55 * total or not rare or (len(content) > 1 and len(matched) < 2)):
             continue
         if any(not _satisfies(c, doc.text, []) for c in cues if c.name != "place"):
             continue
@@ -594,6 +534,8 @@ def answer_from_evidence(
                 score = -1.0
                 break
             score += 2.0
+            if cue.name == "count" and overlap and _number_near(text, overlap):
+                score += 3.0  # "3,300 European SMEs" for "how many smes"
         if score <= 0:
             continue
         if content and not overlap:
@@ -621,6 +563,14 @@ def answer_from_evidence(
     return EvidenceAnswer(best, [(t, i, names.get((t, i), i)) for t, i in scope], [c.name for c in cues], recorded)
 
 
+def _number_near(text: str, asked: list[str], window: int = 4) -> bool:
+    """Whether a count stands within `window` words of a word the question asked about."""
+    words = _WORD.findall(_fold(text))
+    numbers = [i for i, w in enumerate(words) if _NUMBER.fullmatch(w) or (w[:1].isdigit() and not _YEAR.fullmatch(w))]
+    hits = [i for i, w in enumerate(words) if any(_matches(s, {_stem(w)}) for s in asked)]
+    return any(abs(i - j) <= window for i in numbers for j in hits)
+
+
 def _satisfies(cue: Cue, text: str, places: list[str]) -> bool:
     if cue.needs is not None:
         return cue.needs.search(text) is not None
@@ -633,7 +583,11 @@ def _satisfies(cue: Cue, text: str, places: list[str]) -> bool:
 
 
 def scope_of_names(
-    orgs: Sequence[str] = (), events: Sequence[str] = (), programmes: Sequence[str] = (), url: str | None = None
+    orgs: Sequence[str] = (),
+    events: Sequence[str] = (),
+    programmes: Sequence[str] = (),
+    places: Sequence[str] = (),
+    url: str | None = None,
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The records named by the user (organisations, events, programmes by name, alias or typo),
     and the names that match nothing in the knowledge base."""
@@ -651,6 +605,12 @@ def scope_of_names(
                 keys.append(("organisations", oid))
             else:
                 unknown.append(name)
+        for name in places:  # regions that are parties themselves ("Fukushima and NRW")
+            key = fold(name)
+            rows = session.execute(
+                select(m.Organisation.id, m.Organisation.name).where(m.Organisation.kind == "region")
+            )
+            keys.extend(("organisations", oid) for oid, oname in rows if key and fold(oname).startswith(key))
         ref = reference(session)
         for name in programmes:
             pid = ref.resolve_programme(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.helpdesk import texts
 from db import handoff
 from tests.fixtures_bot import new_sender
 
@@ -21,13 +22,15 @@ def test_assistant_is_silent_during_handoff_and_resumes_after_hand_back(assistan
     ticket = handoff.current_ticket(me, url=url)
     assert ticket is not None and ticket.status == "waiting"
 
-    assert assistant.send(me, "hello? is anyone there, we need a partner in Kobe") == []
+    # waiting for a person: a receipt, never silence (and never an answer of the assistant's)
+    receipt = assistant.send(me, "hello? is anyone there, we need a partner in Kobe")
+    assert [m.get("text") for m in receipt] == [texts.NOTED]
     detail = handoff.ticket_detail(ticket.id, url=url)
     assert any("we need a partner in Kobe" in m.text for m in detail.messages)
 
     staff = handoff.create_staff("aiko-" + me[-6:], "a long enough password 123", "Aiko", url=url)
     assert handoff.claim(ticket.id, staff, url=url)
-    assert assistant.send(me, "thanks, waiting") == []
+    assert assistant.send(me, "thanks, waiting") == []  # a person holds it: their replies are the answer
     assert handoff.hand_back(ticket.id, staff, url=url)
 
     back = assistant.text(me, "who does Osaka Bio Headquarters partner with?")

@@ -56,4 +56,10 @@ def route_user_message(
             return Routed(True, texts.CANCELLED)
         return Routed(False)
     message = handoff.add_user_message(conversation_id, text, display_name, url=url)
-    return Routed(message is not None, None, message)
+    if message is None:
+        return Routed(False)
+    # Every message gets an answer: while no person has taken the ticket yet, a short receipt;
+    # once a person holds it, their replies are the answer (the channels show delivery).
+    ticket = handoff.active_ticket(conversation_id, url=url)
+    waiting = ticket is not None and ticket.status == "waiting"
+    return Routed(True, texts.NOTED if waiting else None, message)
