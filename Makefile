@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup run test lint audit format train nlu-report bench-db bench-bot bench-scale test-odd-inputs lock db-reset browser run-prod-local
+.PHONY: help setup run test lint audit format train nlu-report eval bench-db bench-bot bench-scale test-odd-inputs lock db-reset browser run-prod-local
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ format: setup ## Format the code with ruff
 
 nlu-report: train ## rasa test on the held-out NLU split and test stories → results/
 	$(PY) -m bot.evaluate
+
+eval: train ## Blind evaluation: play eval/blind/*.yml over REST, pass rate by kind, language, feature
+	$(PY) -m eval.run --json results/eval.json
 
 bench-db: setup ## Knowledge-base benchmark: search/recommend p50/p95 at 1k/100k/1M orgs
 	$(PY) -m bench.db_bench

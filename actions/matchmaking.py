@@ -14,7 +14,21 @@ import db
 from actions.common import call_db, clean, entities, entity, guarded, set_focus, slot
 from actions.formatting import PAGE, button, card, custom, numbered, place_text, sources_text
 
-_TARGET_BEFORE = re.compile(r"\b(in|into|to|with|towards|from the)\s+(the\s+)?$", re.IGNORECASE)
+_TARGET_BEFORE = re.compile(r"\b(in|into|to|with|towards|from the|for)\s+(the\s+)?$", re.IGNORECASE)
+# "a biotech SME in Munich", "based in Lyon", "we're from Hungary": where the requester is.
+_HOME_BEFORE = re.compile(
+    r"(\b(from|based in|located in|headquartered in|here in)\s+(the\s+)?$)|"
+    r"(\b(we|i)\s*('re|'m| are| am)\b[^.?!,;]*\b(in)\s+(the\s+)?$)|"
+    r"(\b(company|sme|firm|startup|start-up|cluster|team|business|manufacturer|university|lab|institute|"
+    r"supplier|maker|group|association|network|spin-off)\b[^.?!,;]{0,30}\bin\s+(the\s+)?$)",
+    re.IGNORECASE,
+)
+# "partners in Germany", "expand to Japan", "work with Kansai": where they look.
+_WANT_BEFORE = re.compile(
+    r"\b(partners?|clusters?|companies|counterparts?|contacts?|markets?|expand\w*|export\w*|looking|work|"
+    r"cooperat\w*|collaborat\w*|sell\w*|enter\w*)\b[^.?!,;]{0,15}\b(in|into|to|with|towards|for)\s+(the\s+)?$",
+    re.IGNORECASE,
+)
 _DEMONYM = re.compile(r"(ese|ish|ch|an|ian)$", re.IGNORECASE)
 
 
@@ -24,23 +38,33 @@ def _is_demonym(said: str, value: str | None) -> bool:
 
 
 def split_home_target(tracker: Tracker) -> tuple[str | None, str | None]:
-    """Where the requester is (home) and where they look (target), from place/country entities:
-    "in/to/with X" marks a target; "a French SME", a city or region marks home."""
+    """Where the requester is (home) and where they look (target), from place/country entities.
+
+    "a French SME", "a company in Munich", "based in Lyon", "from Hungary" mark home; "in/into/to/
+    with X" otherwise marks a target; a place left over goes to whichever side is still open
+    ("… in hungary, japan interesting for us?": Hungary home, Japan target)."""
     text = tracker.latest_message.get("text") or ""
     home = target = None
+    undecided: list[str] = []
     for ent in tracker.latest_message.get("entities") or []:
         if ent.get("entity") not in {"place", "country"}:
             continue
         value, start = clean(ent.get("value")), ent.get("start")
-        before = text[max(0, start - 20) : start] if isinstance(start, int) else ""
+        before = text[max(0, start - 60) : start] if isinstance(start, int) else ""
         said = text[start : ent.get("end")] if isinstance(start, int) else ""
-        is_target = bool(_TARGET_BEFORE.search(before)) and not _is_demonym(said, value)
-        if ent.get("entity") == "place" and not is_target:
-            home = home if home and home != value else value
-        elif is_target and target is None:
-            target = value
-        elif home is None:
+        if _WANT_BEFORE.search(before) and not _is_demonym(said, value):
+            target = target or value
+        elif _is_demonym(said, value) or _HOME_BEFORE.search(before):
+            home = home or value
+        elif _TARGET_BEFORE.search(before[-20:]):
+            target = target or value
+        else:
+            undecided.append(value)
+    for value in undecided:
+        if home is None and value != target:
             home = value
+        elif target is None and value != home:
+            target = value
     if home == target:
         target = None
     return home, target
@@ -115,7 +139,7 @@ async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offs
             sectors=", ".join(result.profile.get("sectors") or sectors) or "your sector",
             buttons=[button("Talk to a person", "human_handoff")],
         )
-        return []
+        return await _same_sector_elsewhere(dispatcher, result.profile.get("sectors") or [])
     lines = [
         f"**{r.org.name}** — {place_text(r.org)} (score {r.score:g}): "
         + "; ".join(reason.text for reason in r.reasons[:3])
@@ -146,6 +170,26 @@ async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offs
         *set_focus(("organisations", [r.org.id for r in recs])),
         SlotSet("last_query", {"type": "recommend", "params": {}, "offset": offset + len(recs)}),
     ]
+
+
+async def _same_sector_elsewhere(dispatcher: CollectingDispatcher, sectors: list[str]) -> list:
+    """Nobody on the other side works in the sector: the organisations that do, anywhere (often a
+    cluster on the requester's own side that already works with Japan is the way in)."""
+    hits = []
+    for sector in sectors[:2]:
+        found = await call_db(db.search_organisations, sector=sector, limit=PAGE)
+        hits += [h for h in found.hits if h.org.id not in {x.org.id for x in hits}]
+    if not hits:
+        return []
+    lines = [f"**{h.org.name}** — {place_text(h.org)}: " + "; ".join(h.reasons[:2]) for h in hits[:PAGE]]
+    dispatcher.utter_message(
+        response="utter_same_sector_elsewhere",
+        sectors=", ".join(sectors),
+        results=numbered(lines),
+        buttons=[button(f"Details of {hits[0].org.name}"[:64], "ask_details", org_name=hits[0].org.name)],
+    )
+    ids = [h.org.id for h in hits[:PAGE]]
+    return [SlotSet("last_results", ids), *set_focus(("organisations", ids))]
 
 
 class ActionRecommendPartners(Action):

@@ -404,7 +404,11 @@ def search_evidence(
         got = sum(weight[s] for s in matched)
         rare = any(index.df.get(s, 0) <= 8 for s in matched)
         rare_hits = sum(index.df.get(s, 0) <= 8 for s in matched)
-        if rare_hits < 2 and (got < 0.55 * total or not rare or (len(content) > 1 and len(matched) < 2)):
+        # one word identifies nothing unless it is all there is and next to unique ("yonezawa?")
+        lone_name = len(content) == 1 and not cues and index.df.get(matched[0], 0) <= 2
+        if len(matched) < 2 and not lone_name:
+            continue
+        if rare_hits < 2 and (got < 0.55 * total or not rare):
             continue
         if any(not _satisfies(c, doc.text, []) for c in cues if c.name != "place"):
             continue
