@@ -97,7 +97,11 @@ class ActionShowContacts(Action):
             )
             return [SlotSet("focus_org", org.id), *set_focus(("organisations", [org.id]))]
         lines = [
-            f"**{c.name}**" + (f", {c.role}" if c.role else "") + (f" — {c.email}" if c.email else "") for c in contacts
+            f"**{c.name}**"
+            + (f", {c.role}" if c.role else "")
+            + (f" ({c.organisation}, a member)" if c.organisation and c.organisation != org.name else "")
+            + (f" — {c.email}" if c.email else "")
+            for c in contacts
         ]
         dispatcher.utter_message(
             response="utter_contacts",

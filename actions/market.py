@@ -16,6 +16,10 @@ def _value(v: float | None, unit: str | None) -> str:
     return f"{v:g} {unit or ''}".strip()
 
 
+def _is_money(unit: str | None) -> bool:
+    return bool(unit) and any(c in unit.lower() for c in ("jpy", "yen", "eur", "€", "usd", "$", "¥"))
+
+
 class ActionMarketFacts(Action):
     def name(self) -> str:
         return "action_market_facts"
@@ -37,6 +41,24 @@ class ActionMarketFacts(Action):
             year = f" ({f.year})" if f.year else ""
             note = f" — {f.note}" if f.note else ""
             lines.append(f"• {f.topic}, {f.metric}{year}: **{_value(f.value, f.unit)}**{note}")
+        # "geothermal market size in euros?", "total healthcare spending per year": figures on the
+        # topic exist, but none of them is what was asked — say so, then show what there is.
+        question = clean(tracker.latest_message.get("text"), 500) or ""
+        texts = [f"{f.topic} {f.metric} {f.unit or ''} {f.note or ''} {f.sector or ''}" for f in facts]
+        named = [topic] + [f.topic for f in facts] + [f.sector or "" for f in facts]
+        missing = db.unmatched_words(question, texts, named)
+        wants_money = "money" in db.asked_facts(question) and not any(_is_money(f.unit) for f in facts)
+        if missing or wants_money:
+            dispatcher.utter_message(
+                response="utter_not_in_sources",
+                what="“" + " ".join(missing or ["an amount in money"]) + "”",
+                name=facts[0].topic,
+                recorded=" What they do give:\n" + "\n".join(lines),
+                json_message={
+                    "kakehashi": {"type": "not_in_sources", "answer": "not_in_sources", "about": facts[0].topic}
+                },
+            )
+            return set_focus(("market_facts", [f.id for f in facts]))
         dispatcher.utter_message(
             response="utter_market_facts",
             results="\n".join(lines),

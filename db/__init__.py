@@ -8,7 +8,14 @@ first use) and returns plain dataclasses from `db.results`.
 from db.contacts import contacts_of
 from db.engine import DatabaseUnavailable, dispose_all, session_scope
 from db.events import find_events
-from db.evidence import EvidenceAnswer, answer_from_evidence, asked_facts, scope_of_names, search_evidence
+from db.evidence import (
+    EvidenceAnswer,
+    answer_from_evidence,
+    asked_facts,
+    scope_of_names,
+    search_evidence,
+    unmatched_words,
+)
 from db.importer import DatasetError, import_path
 from db.leads import introduction_requests, request_introduction, set_introduction_status
 from db.lookup import organisation_sources, place_name, sector_name
@@ -55,5 +62,6 @@ __all__ = [
     "session_scope",
     "set_introduction_status",
     "success_stories",
+    "unmatched_words",
     "vocabulary",
 ]

@@ -19,6 +19,13 @@ def contacts_of(org: str | None, url: str | None = None) -> tuple[OrgSummary | N
         if pk is None:
             return None, [], suggestions
         rows = list(session.scalars(select(m.Contact).where(m.Contact.org_pk == pk).order_by(m.Contact.name)))
+        if not rows:
+            # a meta-cluster or network is reached through its members' people (their
+            # organisation is named with each contact)
+            members = select(m.Membership.member_pk).where(m.Membership.group_pk == pk)
+            rows = list(
+                session.scalars(select(m.Contact).where(m.Contact.org_pk.in_(members)).order_by(m.Contact.name))
+            )
         return summaries(session, reference(session), [pk])[pk], _infos(session, rows), []
 
 

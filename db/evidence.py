@@ -201,6 +201,41 @@ def _cue_pattern(word: str) -> re.Pattern[str]:
     return re.compile(r"(?<![^\W_])" + re.escape(word) + r"(?![^\W_])")
 
 
+_GENERIC = frozenset(
+    _stem(w)
+    for w in (
+        "market",
+        "size",
+        "figure",
+        "number",
+        "data",
+        "value",
+        "total",
+        "big",
+        "large",
+        "per",
+        "year",
+        "annual",
+        "rate",
+    )
+)
+
+
+def unmatched_words(question: str, texts: Sequence[str], named: Iterable[str] = ()) -> list[str]:
+    """The informative words of `question` that none of `texts` holds (ignoring the words naming
+    the topic and generic ones like "market"): what was asked that these records do not state."""
+    have: set[str] = set()
+    for text in texts:
+        have |= set(stems(text))
+    skip = {s for w in named for s in stems(w)} | _GENERIC
+    cue_stems = {s for c in detect_cues(question) for w in c.words for s in stems(w.rstrip("*"))}
+    parts = (p for w in _WORD.findall(_fold(question)) for p in re.split(r"[-'’]", w))
+    words = [w for w in parts if len(w) >= 3 and w not in _STOP]
+    return [
+        w for w in dict.fromkeys(words) if (s := _stem(w)) not in skip and s not in cue_stems and not _matches(s, have)
+    ]
+
+
 def asked_facts(question: str | None) -> list[str]:
     """The kinds of fact a question asks for: count, date, place, email, phone, website, money, outcome."""
     return [c.name for c in detect_cues(question or "")]

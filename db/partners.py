@@ -173,7 +173,9 @@ def find_partnerships(
 
         def fits(p: m.Partnership) -> bool:
             a, b = orgs[p.org_a_pk], orgs[p.org_b_pk]
-            if kinds and not (a.kind in kinds and b.kind in kinds):
+            # "Japanese clusters working with French ones" names a kind for one side at least; a
+            # cluster's tie with an association (Polepharma–Toyama) is still a cluster partnership.
+            if kinds and not (a.kind in kinds or b.kind in kinds):
                 return False
             if len(paths) == 2:
                 return (inside(a, paths[0]) and inside(b, paths[1])) or (inside(a, paths[1]) and inside(b, paths[0]))
