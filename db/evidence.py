@@ -253,6 +253,8 @@ def detect_cues(question: str) -> list[Cue]:
     # "how much" is a count unless money words are there too; a date+count question keeps both.
     if any(c.name == "money" for c in found):
         found = [c for c in found if c.name != "count" or "how many" in q or "combien de" in q]
+        if re.search(r"\b(who|which|what (?:programme|program|organisation|body))\b[^?]*\bfund", q):
+            found = [c for c in found if c.name != "money"]  # "who funded it": a funder, not an amount
     return found
 
 
@@ -507,6 +509,20 @@ def _field_facts(
             src = _first_source(session, "contacts", cid)
             if src and email:
                 out.append(("contacts", cid, f"{name}" + (f" ({role})" if role else "") + f": {email}", src))
+    if "place" in asked and org_ids:
+        from db.reference import reference
+
+        ref = reference(session)
+        rows = session.execute(
+            select(m.Organisation.id, m.Organisation.name, m.Organisation.place_id).where(
+                m.Organisation.id.in_(org_ids), m.Organisation.place_id.is_not(None)
+            )
+        )
+        for oid, name, place_id in rows:
+            src = _first_source(session, "organisations", oid)
+            chain = ref.place_chain(place_id)
+            if src and chain:
+                out.append(("organisations", oid, f"{name} is based in {', '.join(chain)}.", src))
     if "website" in asked and org_ids:
         rows = session.execute(
             select(m.Organisation.id, m.Organisation.name, m.Organisation.website).where(
@@ -577,10 +593,14 @@ def answer_from_evidence(
                 score += 3.0  # "3,300 European SMEs" for "how many smes"
         if score <= 0:
             continue
-        if content and not overlap:
+        direct = (rtype, rid) in scope
+        one_of_a_kind = cues and all(c.name in {"date", "place", "email", "phone", "website"} for c in cues)
+        if content and not overlap and not (one_of_a_kind and direct and len(scope) <= 2):
+            # a passage that shares no word with the question answers it only when the question
+            # asks for a one-of-a-kind fact (a date, a place, an address) about one or two
+            # records and the passage holds it; a count needs to be a count *of* what was asked
             continue
         # the records asked about directly beat the ones tied to them
-        direct = (rtype, rid) in scope
         score = score * (1.5 if direct else 1.0) - 0.01 * rank.get((rtype, rid), 0)
         scored.append(Passage(rtype, rid, names.get((rtype, rid), rid), text, source, round(score, 3)))
     scored.sort(key=lambda p: -p.score)
