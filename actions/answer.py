@@ -17,7 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, clean, entities, focus_keys, guarded, ordinal, set_focus
-from actions.formatting import button, sources_text
+from actions.formatting import person_button, sources_text
+from actions.i18n import tr
 
 MAX_QUOTE = 420
 WHAT = {
@@ -124,15 +125,15 @@ async def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker, gu
         return _keep_focus(keys, result)
     if guess and not (result.asked and (_REFERS.search(question) or names)):
         return None
-    what = WHAT.get(result.asked[0], "that") if result.asked else "that"
+    what = tr(WHAT.get(result.asked[0], "that") if result.asked else "that")
     name = result.scope[0][2] if len(result.scope) == 1 or names else _several(result.scope)
-    recorded = f" What they do say: “{quote(result.recorded.text)}”" if result.recorded else ""
+    recorded = tr(" What they do say: “{quote}”", quote=quote(result.recorded.text)) if result.recorded else ""
     dispatcher.utter_message(
         response="utter_not_in_sources",
         what=what,
         name=name,
         recorded=recorded if len(result.scope) == 1 or names else "",
-        buttons=[button("Talk to a person", "human_handoff")],
+        buttons=[person_button()],
         json_message={"kakehashi": {"type": "not_in_sources", "answer": "not_in_sources", "about": name}},
     )
     return _keep_focus(keys, result)
@@ -150,7 +151,7 @@ def _keep_focus(keys: list[tuple[str, str]], result: db.EvidenceAnswer) -> list:
 
 def _several(scope: list[tuple[str, str, str]]) -> str:
     names = list(dict.fromkeys(n for _, _, n in scope))
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return ", ".join(names[:3]) + (tr(" and {n} more", n=len(names) - 3) if len(names) > 3 else "")
 
 
 class ActionAnswerQuestion(Action):

@@ -7,7 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import answer_question
 from actions.common import guarded
-from actions.formatting import button
+from actions.formatting import button, person_button
 
 GUESS_TITLES = {
     "search_organisations": "Find organisations",
@@ -53,7 +53,7 @@ class ActionClarify(Action):
         if fallback_streak(tracker) >= 2:
             dispatcher.utter_message(
                 response="utter_offer_person",
-                buttons=[button("Talk to a person", "human_handoff"), button("What can you do?", "help")],
+                buttons=[person_button(), button("What can you do?", "help")],
             )
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []

@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
+from actions.i18n import language_of, set_language
 from bot.observability import apply_log_format, conversation_ref
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def guarded(run: Callable) -> Callable:
 
     @functools.wraps(run)
     async def wrapper(self: Action, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        set_language(language_of(tracker))
         try:
             return await run(self, dispatcher, tracker, domain)
         except db.DatabaseUnavailable as exc:

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 import db
 from actions.answer import answer_question
 from actions.common import call_db, guarded, referenced_org, set_focus
-from actions.formatting import button, card, custom, place_text, sources_text
+from actions.formatting import button, card, custom, introduce_button, person_button, place_text, sources_text
+from actions.i18n import tr
 
 
 def _unknown(dispatcher: CollectingDispatcher, name: str | None, suggestions: list[str], intent: str) -> list:
@@ -42,30 +43,30 @@ class ActionOrgDetails(Action):
         org = detail.org
         facts = []
         if detail.members:
-            facts.append(f"{detail.members} members")
+            facts.append(tr("{n} members", n=detail.members))
         if detail.smes:
-            facts.append(f"{detail.smes} SMEs")
+            facts.append(tr("{n} SMEs", n=detail.smes))
         if detail.member_of:
-            facts.append("member of " + ", ".join(detail.member_of))
+            facts.append(tr("member of {names}", names=", ".join(detail.member_of)))
         if detail.has_members:
-            facts.append("members: " + ", ".join(detail.has_members))
+            facts.append(tr("members: {names}", names=", ".join(detail.has_members)))
         dispatcher.utter_message(
             response="utter_org_details",
             name=org.name,
-            kind=org.kind.replace("_", " "),
+            kind=tr(org.kind.replace("_", " ")),
             place=place_text(org),
-            description=detail.description or "The documents give no description.",
-            sectors=", ".join(org.sectors) or "not stated",
+            description=detail.description or tr("The documents give no description."),
+            sectors=", ".join(org.sectors) or tr("not stated"),
             facts=("; ".join(facts) + ".") if facts else "",
-            interests=f"Looking for: {detail.interests}" if detail.interests else "",
-            website=f"Website: {org.website}" if org.website else "",
-            aliases=f"Also known as {', '.join(detail.aliases[:4])}." if detail.aliases else "",
+            interests=tr("Looking for: {text}", text=detail.interests) if detail.interests else "",
+            website=tr("Website: {url}", url=org.website) if org.website else "",
+            aliases=tr("Also known as {names}.", names=", ".join(detail.aliases[:4])) if detail.aliases else "",
             sources=sources_text(detail.sources),
             buttons=([button("Partners", "ask_partners", org_name=org.name)] if detail.partnership_count else [])
             + ([button("Contacts", "ask_contact", org_name=org.name)] if detail.contact_count else [])
             + [
-                button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name),
-                button("Talk to a person", "human_handoff"),
+                introduce_button(org.name),
+                person_button(),
             ],
             json_message=custom("organisation", [card(org, detail.description)], detail.sources),
         )
@@ -91,15 +92,15 @@ class ActionShowContacts(Action):
                 response="utter_no_contacts",
                 name=org.name,
                 buttons=[
-                    button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name),
-                    button("Talk to a person", "human_handoff"),
+                    introduce_button(org.name),
+                    person_button(),
                 ],
             )
             return [SlotSet("focus_org", org.id), *set_focus(("organisations", [org.id]))]
         lines = [
             f"**{c.name}**"
             + (f", {c.role}" if c.role else "")
-            + (f" ({c.organisation}, a member)" if c.organisation and c.organisation != org.name else "")
+            + (tr(" ({name}, a member)", name=c.organisation) if c.organisation and c.organisation != org.name else "")
             + (f" — {c.email}" if c.email else "")
             for c in contacts
         ]
@@ -108,7 +109,7 @@ class ActionShowContacts(Action):
             name=org.name,
             results="\n".join(f"• {line}" for line in lines),
             sources=sources_text(s for c in contacts for s in c.sources),
-            buttons=[button(f"Introduce me to {org.name}"[:64], "request_introduction", org_name=org.name)],
+            buttons=[introduce_button(org.name)],
             json_message=custom(
                 "contacts",
                 [{"name": c.name, "role": c.role, "email": c.email} for c in contacts],

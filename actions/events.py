@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 import db
 from actions.answer import answer_question
 from actions.common import call_db, entity, guarded, set_focus
-from actions.formatting import button, custom, numbered, sources_text
+from actions.formatting import custom, numbered, person_button, sources_text
+from actions.i18n import format_when, tr
 
 
 def _figures(figures: dict) -> str:
@@ -37,15 +38,13 @@ class ActionFindEvents(Action):
         if year and year.isdigit():
             kwargs = {"date_from": dt.date(int(year), 1, 1), "date_to": dt.date(int(year), 12, 31)}
         events, unresolved = await call_db(db.find_events, sector=sector, place=place, name=name, limit=5, **kwargs)
-        criteria = " · ".join(v for v in (name, sector, place, year) if v) or "any"
+        criteria = " · ".join(v for v in (name, sector, place, year) if v) or tr("any")
         if unresolved or not events:
-            dispatcher.utter_message(
-                response="utter_no_events", criteria=criteria, buttons=[button("Talk to a person", "human_handoff")]
-            )
+            dispatcher.utter_message(response="utter_no_events", criteria=criteria, buttons=[person_button()])
             return []
         lines = []
         for e in events:
-            when = e.start + (f" to {e.end}" if e.end else "") if e.start else "date not stated"
+            when = format_when(e.start, e.end)
             extra = f" — {_figures(e.figures)}" if e.figures else ""
             lines.append(f"**{e.name}** ({when}{', ' + e.place if e.place else ''}){extra}")
         dispatcher.utter_message(

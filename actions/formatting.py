@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from actions.i18n import tr
 from db.results import OrgSummary, SourceRef
 
 PAGE = 5
@@ -15,7 +16,7 @@ PAGE = 5
 def place_text(org: OrgSummary) -> str:
     parts = [p for p in (org.place, org.country) if p]
     parts = list(dict.fromkeys(parts))
-    return ", ".join(parts) if parts else "location not stated"
+    return ", ".join(parts) if parts else tr("location not stated")
 
 
 def numbered(lines: Sequence[str], start: int = 1) -> str:
@@ -30,8 +31,10 @@ def org_line(org: OrgSummary, reasons: Iterable[str]) -> str:
 def sources_text(sources: Iterable[SourceRef]) -> str:
     titles = list(dict.fromkeys(s.title for s in sources))
     if not titles:
-        return "Source: the Kakehashi knowledge base."
-    return "Source: " + "; ".join(titles[:3]) + ("." if len(titles) <= 3 else f"; and {len(titles) - 3} more.")
+        return tr("Source: the Kakehashi knowledge base.")
+    if len(titles) <= 3:
+        return tr("Source: {titles}.", titles="; ".join(titles))
+    return tr("Source: {titles}; and {count} more.", titles="; ".join(titles[:3]), count=len(titles) - 3)
 
 
 def card(org: OrgSummary, reason: str | None = None) -> dict[str, Any]:
@@ -53,7 +56,20 @@ def payload(intent: str, **values: Any) -> str:
 
 
 def button(title: str, intent: str, **values: Any) -> dict[str, str]:
-    return {"title": title[:64], "payload": payload(intent, **values)}
+    """A reply button; `title` is translated when it is a plain catalogue text."""
+    return {"title": tr(title)[:64], "payload": payload(intent, **values)}
+
+
+def introduce_button(name: str) -> dict[str, str]:
+    return button(tr("Introduce me to {name}", name=name), "request_introduction", org_name=name)
+
+
+def details_button(name: str) -> dict[str, str]:
+    return button(tr("Details of {name}", name=name), "ask_details", org_name=name)
+
+
+def person_button() -> dict[str, str]:
+    return button("Talk to a person", "human_handoff")
 
 
 def next_step_buttons(count: int, has_more: bool, first_name: str | None = None) -> list[dict[str, str]]:
@@ -62,11 +78,11 @@ def next_step_buttons(count: int, has_more: bool, first_name: str | None = None)
     if has_more:
         buttons.append(button("Show more", "show_more"))
     if count:
-        buttons.append(button("Details of no. 1" if count > 1 else "Details", "ask_details", ordinal="1"))
+        buttons.append(button(tr("Details of no. {n}", n=1) if count > 1 else "Details", "ask_details", ordinal="1"))
     if count > 1:
-        buttons.append(button("Details of no. 2", "ask_details", ordinal="2"))
+        buttons.append(button(tr("Details of no. {n}", n=2), "ask_details", ordinal="2"))
     if first_name:
-        buttons.append(button(f"Introduce me to {first_name}"[:64], "request_introduction", org_name=first_name))
+        buttons.append(introduce_button(first_name))
     buttons.append(button("Talk to a person", "human_handoff"))
     return buttons
 

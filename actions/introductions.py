@@ -11,6 +11,7 @@ from actions.answer import answer_question
 from actions.common import call_db, guarded, referenced_org, slot
 from actions.formatting import button
 from actions.handoff import open_ticket
+from actions.i18n import tr
 
 STATUS_TEXT = {
     "new": "received, waiting for our team",
@@ -19,6 +20,10 @@ STATUS_TEXT = {
     "declined": "declined",
     "closed": "closed",
 }
+
+
+def _status(status: str) -> str:
+    return tr(STATUS_TEXT.get(status, status))
 
 
 class ActionRequestIntroduction(Action):
@@ -53,7 +58,7 @@ class ActionRequestIntroduction(Action):
         dispatcher.utter_message(
             response="utter_introduction_created" if created else "utter_introduction_exists",
             name=request.org_name,
-            status=STATUS_TEXT.get(request.status, request.status),
+            status=_status(request.status),
             buttons=[button("Talk to a person now", "human_handoff")],
         )
         return [SlotSet("focus_org", org)]
@@ -73,7 +78,9 @@ class ActionIntroductionStatus(Action):
             dispatcher.utter_message(response="utter_no_introductions")
             return []
         lines = "\n".join(
-            f"• {r.org_name}: {STATUS_TEXT.get(r.status, r.status)} (asked {r.created_at[:10]})" for r in requests
+            f"• {r.org_name}: "
+            + tr("{status} (asked {date})", status=tr(STATUS_TEXT.get(r.status, r.status)), date=r.created_at[:10])
+            for r in requests
         )
         dispatcher.utter_message(response="utter_introduction_status", results=lines)
         return []

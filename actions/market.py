@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import db
 from actions.common import call_db, clean, entity, guarded, set_focus
 from actions.formatting import custom, sources_text
+from actions.i18n import tr
 
 
 def _value(v: float | None, unit: str | None) -> str:
@@ -51,9 +52,9 @@ class ActionMarketFacts(Action):
         if missing or wants_money:
             dispatcher.utter_message(
                 response="utter_not_in_sources",
-                what="“" + " ".join(missing or ["an amount in money"]) + "”",
+                what="“" + " ".join(missing) + "”" if missing else tr("an amount in money"),
                 name=facts[0].topic,
-                recorded=" What they do give:\n" + "\n".join(lines),
+                recorded=tr(" What they do give:") + "\n" + "\n".join(lines),
                 json_message={
                     "kakehashi": {"type": "not_in_sources", "answer": "not_in_sources", "about": facts[0].topic}
                 },

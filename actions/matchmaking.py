@@ -12,7 +12,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, clean, entities, entity, guarded, set_focus, slot
-from actions.formatting import PAGE, button, card, custom, numbered, place_text, sources_text
+from actions.formatting import (
+    PAGE,
+    button,
+    card,
+    custom,
+    details_button,
+    numbered,
+    person_button,
+    place_text,
+    sources_text,
+)
+from actions.i18n import tr
 
 _TARGET_BEFORE = re.compile(r"\b(in|into|to|with|towards|from the|for)\s+(the\s+)?$", re.IGNORECASE)
 # "a biotech SME in Munich", "based in Lyon", "we're from Hungary": where the requester is.
@@ -137,7 +148,7 @@ async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offs
             response="utter_no_recommendations",
             target=result.profile.get("target") or "",
             sectors=", ".join(result.profile.get("sectors") or sectors) or "your sector",
-            buttons=[button("Talk to a person", "human_handoff")],
+            buttons=[person_button()],
         )
         return await _same_sector_elsewhere(dispatcher, result.profile.get("sectors") or [])
     lines = [
@@ -155,9 +166,11 @@ async def run_recommend(dispatcher: CollectingDispatcher, tracker: Tracker, offs
         sources=sources_text(s for r in recs for s in r.sources),
         buttons=[
             button("Show more", "show_more"),
-            button("Details of no. 1", "ask_details", ordinal=str(offset + 1)),
-            button(f"Introduce me to {recs[0].org.name}"[:64], "request_introduction", org_name=recs[0].org.name),
-            button("Talk to a person", "human_handoff"),
+            button(tr("Details of no. {n}", n=offset + 1), "ask_details", ordinal=str(offset + 1)),
+            button(
+                tr("Introduce me to {name}", name=recs[0].org.name), "request_introduction", org_name=recs[0].org.name
+            ),
+            person_button(),
         ],
         json_message=custom(
             "recommendations",
@@ -186,7 +199,7 @@ async def _same_sector_elsewhere(dispatcher: CollectingDispatcher, sectors: list
         response="utter_same_sector_elsewhere",
         sectors=", ".join(sectors),
         results=numbered(lines),
-        buttons=[button(f"Details of {hits[0].org.name}"[:64], "ask_details", org_name=hits[0].org.name)],
+        buttons=[details_button(hits[0].org.name)],
     )
     ids = [h.org.id for h in hits[:PAGE]]
     return [SlotSet("last_results", ids), *set_focus(("organisations", ids))]

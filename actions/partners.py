@@ -8,7 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, entities, entity, guarded, referenced_org, set_focus
-from actions.formatting import PAGE, button, card, custom, numbered, sources_text
+from actions.formatting import PAGE, button, card, custom, details_button, numbered, person_button, sources_text
+from actions.i18n import tr
 
 KIND_LABELS = {
     "mou": "MoU",
@@ -19,7 +20,7 @@ KIND_LABELS = {
 
 
 def tie_label(kind: str, year: int | None) -> str:
-    label = KIND_LABELS.get(kind, kind.replace("_", " "))
+    label = tr(KIND_LABELS.get(kind, kind.replace("_", " ")))
     return f"{label}, {year}" if year else label
 
 
@@ -42,7 +43,7 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
         return [SlotSet("focus_org", result.org.id), *set_focus(("organisations", [result.org.id]))]
     lines = []
     for link in links:
-        via = f" (through {link.via})" if link.via else ""
+        via = tr(" (through {name})", name=link.via) if link.via else ""
         outcome = f" — {link.outcome}" if link.outcome else ""
         lines.append(
             f"**{link.partner.name}** ({link.partner.country}): {tie_label(link.kind, link.year)}{via}{outcome}"
@@ -56,9 +57,11 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
         sources=sources_text(s for lk in links for s in lk.sources),
         buttons=([button("Show more", "show_more")] if more else [])
         + [
-            button(f"Details of {links[0].partner.name}"[:64], "ask_details", org_name=links[0].partner.name),
-            button(f"Introduce me to {result.org.name}"[:64], "request_introduction", org_name=result.org.name),
-            button("Talk to a person", "human_handoff"),
+            details_button(links[0].partner.name),
+            button(
+                tr("Introduce me to {name}", name=result.org.name), "request_introduction", org_name=result.org.name
+            ),
+            person_button(),
         ],
         json_message=custom(
             "partners",
@@ -103,8 +106,8 @@ async def run_partnerships(dispatcher: CollectingDispatcher, params: dict, offse
         sources=sources_text(s for p in page for s in p.sources),
         buttons=([button("Show more", "show_more")] if len(rows) > offset + PAGE else [])
         + [
-            button(f"Details of {page[0].a.name}"[:64], "ask_details", org_name=page[0].a.name),
-            button("Talk to a person", "human_handoff"),
+            details_button(page[0].a.name),
+            person_button(),
         ],
         json_message=custom(
             "partnerships",
@@ -158,7 +161,7 @@ class ActionSuccessStories(Action):
         if unresolved or not rows:
             dispatcher.utter_message(
                 response="utter_no_success_stories",
-                criteria=" · ".join(v for v in (sector, country) if v) or "any sector",
+                criteria=" · ".join(v for v in (sector, country) if v) or tr("any sector"),
             )
             return []
         lines = [f"**{p.a.name}** ↔ **{p.b.name}** ({tie_label(p.kind, p.year)}): {p.outcome}" for p in rows]
@@ -167,8 +170,8 @@ class ActionSuccessStories(Action):
             results=numbered(lines),
             sources=sources_text(s for p in rows for s in p.sources),
             buttons=[
-                button(f"Partners of {rows[0].a.name}"[:64], "ask_partners", org_name=rows[0].a.name),
-                button("Talk to a person", "human_handoff"),
+                button(tr("Partners of {name}", name=rows[0].a.name), "ask_partners", org_name=rows[0].a.name),
+                person_button(),
             ],
             json_message=custom(
                 "partnerships",

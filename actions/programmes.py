@@ -8,7 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, entity, guarded, set_focus, slot
-from actions.formatting import button, custom, numbered, sources_text
+from actions.formatting import button, custom, numbered, person_button, sources_text
+from actions.i18n import tr
 
 VERDICTS = {
     "eligible": "utter_eligible",
@@ -41,7 +42,7 @@ class ActionProgrammeInfo(Action):
         info, _ = await call_db(db.get_programme, name) if name else (None, [])
         if info is None:
             return await _programmes_list(dispatcher, name)
-        rules = "\n".join(f"• {r}" for r in info.rules) if info.rules else "The documents state no specific rules."
+        rules = "\n".join(f"• {r}" for r in info.rules) if info.rules else tr("The documents state no specific rules.")
         dispatcher.utter_message(
             response="utter_programme_info",
             name=info.name,
@@ -52,7 +53,7 @@ class ActionProgrammeInfo(Action):
             sources=sources_text(info.sources),
             buttons=[
                 button("Can I apply?", "ask_eligibility", programme=info.name),
-                button("Talk to a person", "human_handoff"),
+                person_button(),
             ],
             json_message=custom(
                 "programme", [{"name": info.name, "operator": info.operator, "rules": info.rules}], info.sources
@@ -84,6 +85,6 @@ class ActionCheckEligibility(Action):
             checks=checks,
             advice=result.advice or "",
             sources=sources_text(result.programme.sources),
-            buttons=[button("Find partners for me", "find_partner"), button("Talk to a person", "human_handoff")],
+            buttons=[button("Find partners for me", "find_partner"), person_button()],
         )
         return [SlotSet("programme", result.programme.name), *set_focus(("programmes", [result.programme.id]))]

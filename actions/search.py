@@ -10,7 +10,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, clean, entities, entity, guarded, set_focus
-from actions.formatting import PAGE, button, card, custom, next_step_buttons, numbered, org_line, sources_text
+from actions.formatting import (
+    PAGE,
+    button,
+    card,
+    custom,
+    next_step_buttons,
+    numbered,
+    org_line,
+    person_button,
+    sources_text,
+)
 
 CRITERIA = ("sector", "place", "country", "kind", "name")
 
@@ -110,7 +120,7 @@ def _no_results(dispatcher, result, criteria: str, offset: int) -> list:
                 )
                 for a in alternatives
             ]
-            + [button("Talk to a person", "human_handoff")],
+            + [person_button()],
         )
     else:
         dispatcher.utter_message(response="utter_no_results", criteria=criteria)

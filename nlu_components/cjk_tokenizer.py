@@ -5,10 +5,10 @@ in its emoji range (U+24C2–U+1F251), which covers all CJK scripts: "biotech cl
 reaches the featurizers as "biotech clusters near", and "大阪のバイオクラスター" as one opaque
 token. This tokenizer splits CJK text instead of dropping it:
 
-* kanji/hanzi and hangul: one token per character (Japanese has no spaces and no segmenter is
-  available offline, so characters are the unit; word n-grams in the featurizer recover pairs);
-* kana: one token per run of the same script (hiragana run, katakana run), so "クラスター" or
-  "こんにちは" stay whole — unless `kana_runs` is false, then kana are one token per character too.
+* Japanese (kanji and kana): words from SudachiPy's morphological analyser (mode C, the
+  `sudachidict_core` dictionary, which ships as a package — nothing is downloaded):
+  「大阪の再生医療クラスター」 → 大阪 / の / 再生 / 医療 / クラスター;
+* hangul: one token per character.
 
 Latin text is tokenised exactly like the WhitespaceTokenizer (same regex, same emoji removal).
 Token offsets are offsets into the raw message text, so entities found by the knowledge-base
@@ -17,6 +17,8 @@ extractor (which works on raw text offsets) line up with token boundaries.
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from typing import Any
 
 import regex
@@ -39,9 +41,21 @@ _HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
 
 # One match per token-sized piece of a whitespace-separated word.
 _PIECES = regex.compile(
-    rf"(?P<hira>[{_HIRAGANA}]+)|(?P<kata>[{_KATAKANA}]+)|(?P<ideo>[{_IDEOGRAPHS}{_HANGUL}])"
-    rf"|(?P<other>[^{_HIRAGANA}{_KATAKANA}{_IDEOGRAPHS}{_HANGUL}]+)"
+    rf"(?P<ja>[{_HIRAGANA}{_KATAKANA}{_IDEOGRAPHS}ー]+)|(?P<hangul>[{_HANGUL}])"
+    rf"|(?P<other>[^{_HIRAGANA}{_KATAKANA}{_IDEOGRAPHS}{_HANGUL}ー]+)"
 )
+
+
+@functools.cache
+def _sudachi():
+    from sudachipy import Dictionary, SplitMode
+
+    return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
+
+
+def japanese_words(text: str) -> list[str]:
+    """Japanese text as words (SudachiPy, mode C), blanks dropped."""
+    return [m.surface() for m in _sudachi().tokenize(text) if m.surface().strip()]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -50,7 +64,11 @@ class CJKWhitespaceTokenizer(WhitespaceTokenizer):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**WhitespaceTokenizer.get_default_config(), "kana_runs": True}
+        return {**WhitespaceTokenizer.get_default_config()}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["sudachipy", "sudachidict_core"]
 
     @staticmethod
     def not_supported_languages() -> list[str] | None:
@@ -64,14 +82,19 @@ class CJKWhitespaceTokenizer(WhitespaceTokenizer):
                 piece = self.remove_emoji(piece)
                 if piece:
                     pieces.append(piece)
-            elif m.lastgroup in ("hira", "kata") and not self._config.get("kana_runs", True):
-                pieces.extend(piece)
+            elif m.lastgroup == "ja":
+                pieces.extend(japanese_words(piece))
             else:
                 pieces.append(piece)
         return pieces
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
+        # Full-width letters and digits (ＲＩＴ, ２０１４) and half-width kana as their ordinary
+        # forms; NFKC maps these one character to one, so offsets into the raw text still hold.
+        folded = unicodedata.normalize("NFKC", text)
+        if len(folded) == len(text):
+            text = folded
         words = [piece for word in _SEPARATORS.sub(" ", text).split() for piece in self._split_word(word)]
         if not words:  # e.g. only emoji: use the whole text as one token (as WhitespaceTokenizer)
             words = [text]

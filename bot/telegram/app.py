@@ -83,10 +83,14 @@ class Handlers:
 
     @staticmethod
     def _who(update: Update) -> dict[str, str] | None:
-        """The user's name, for the helpdesk (a ticket shows who is asking)."""
+        """The user's name, for the helpdesk (a ticket shows who is asking), and the language of
+        their Telegram app (the conversation's language until their own words say otherwise)."""
         user = update.effective_user
         name = user.full_name.strip() if user and user.full_name else ""
-        return {"display_name": name[:200]} if name else None
+        meta = {"display_name": name[:200]} if name else {}
+        if user and user.language_code:
+            meta["language"] = str(user.language_code)[:10]
+        return meta or None
 
     @staticmethod
     def _reply_to(update: Update) -> int | None:
