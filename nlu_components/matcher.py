@@ -240,10 +240,35 @@ class PhraseIndex:
         return out
 
 
+# The same in German, French and Japanese ("die zweite", "le deuxième", 「2番目」「最後の」).
+_ORDINALS_OTHER = {
+    r"erste[nmrs]?": 1, r"zweite[nmrs]?": 2, r"dritte[nmrs]?": 3, r"vierte[nmrs]?": 4, r"f(?:ü|ue)nfte[nmrs]?": 5,
+    r"letzte[nmrs]?": -1, r"premi(?:er|ère|ere)": 1, r"deuxi(?:è|e)me|second(?:e)?": 2, r"troisi(?:è|e)me": 3,
+    r"quatri(?:è|e)me": 4, r"cinqui(?:è|e)me": 5, r"derni(?:er|ère|ere)": -1,
+}  # fmt: skip
+_ORDINAL_OTHER_RE = re.compile(
+    r"\b(?:" + "|".join(f"(?P<o{i}>{p})" for i, p in enumerate(_ORDINALS_OTHER)) + r")\b", re.IGNORECASE
+)
+_ORDINAL_JA = re.compile(r"(?:(?P<num>[1-9１-９])|(?P<kanji>[一二三四五]))\s*(?:番目|つ目|件目)|(?P<last>最後)")
+_KANJI_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+
+
 def _regex_entities(text: str) -> list[Found]:
     out = []
     for m in _ORDINAL_RE.finditer(text):
         value = _ORDINAL_WORDS[m.group("word").lower()] if m.group("word") else int(m.group("num"))
+        out.append(Found("ordinal", m.start(), m.end(), m.group(0), str(value), 1.0))
+    values = list(_ORDINALS_OTHER.values())
+    for m in _ORDINAL_OTHER_RE.finditer(text):
+        index = next(int(k[1:]) for k, v in m.groupdict().items() if v)
+        out.append(Found("ordinal", m.start(), m.end(), m.group(0), str(values[index]), 0.9))
+    for m in _ORDINAL_JA.finditer(text):
+        if m.group("last"):
+            value = -1
+        elif m.group("num"):
+            value = int(unicodedata.normalize("NFKC", m.group("num")))
+        else:
+            value = _KANJI_DIGIT[m.group("kanji")]
         out.append(Found("ordinal", m.start(), m.end(), m.group(0), str(value), 1.0))
     for m in _YEAR_RE.finditer(text):
         out.append(Found("year", m.start(), m.end(), m.group(0), m.group(0), 1.0))

@@ -138,10 +138,35 @@ def test_button_press_leads_to_the_next_answer(assistant):
     replies = assistant.send(me, "who does Osaka Bio Headquarters partner with?")
     button = next(b for m in replies for b in m.get("buttons", []) if b["title"].startswith("Introduce me"))
     assert "~k=" in button["payload"], "button payloads are signed"
-    after = "\n".join(m.get("text", "") for m in assistant.send(me, button["payload"]))
+    # an introduction someone can act on: who asks, how to reach them, what for, confirmed
+    asked = "\n".join(m.get("text", "") for m in assistant.send(me, button["payload"]))
+    assert "Osaka Bio Headquarters" in asked and "your name" in asked
+    assert "organisation" in answer(assistant, "Marie Dupont", me)
+    assert "email" in answer(assistant, "Lyon Biotech SAS", me)
+    assert "doesn't look like an email" in answer(assistant, "my email is marie at lyonbio", me)
+    purpose = answer(assistant, "marie.dupont@lyonbio.example", me)
+    assert "What would you like from Osaka Bio Headquarters" in purpose
+    confirm = assistant.send(me, "a joint project on regenerative medicine")
+    summary = "\n".join(m.get("text", "") for m in confirm)
+    assert "Marie Dupont" in summary and "marie.dupont@lyonbio.example" in summary and "Shall I send it" in summary
+    yes = next(b["payload"] for m in confirm for b in m.get("buttons", []) if b["title"].startswith("Yes"))
+    after = answer(assistant, yes, me)
     assert "recorded your request to be introduced to Osaka Bio Headquarters" in after
+    assert "marie.dupont@lyonbio.example" in after
     status = answer(assistant, "what happened to my introduction request?", me)
     assert "Osaka Bio Headquarters" in status
+    # a second request in the same conversation does not ask again who the requester is
+    again = answer(assistant, "could you also introduce me to Techtera?", me)
+    assert "What would you like from Techtera" in again
+
+
+def test_an_introduction_request_can_be_stopped(assistant):
+    me = new_sender()
+    answer(assistant, "who does Osaka Bio Headquarters partner with?", me)
+    assert "your name" in answer(assistant, "put me in touch with them", me)
+    stopped = answer(assistant, "no, forget it", me)
+    assert "haven't sent anything" in stopped
+    assert "haven't asked for any introduction" in answer(assistant, "what happened to my introduction request?", me)
 
 
 def test_typed_intent_commands_are_not_executed(assistant):
