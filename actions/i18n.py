@@ -58,6 +58,24 @@ def tr(msgid: str, **values: Any) -> str:
         return msgid.format(**values)
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """ "1 recorded partnership" / "3 recorded partnerships" (both forms are catalogue texts)."""
+    return tr(one if n == 1 else many, n=n)
+
+
+def ordinal(n: int) -> str:
+    """3 → "3rd", "3.", "3e", "3位" — for ranks and editions."""
+    lang = current_language()
+    if lang == "de":
+        return f"{n}."
+    if lang == "fr":
+        return f"{n}{'er' if n == 1 else 'e'}"
+    if lang == "ja":
+        return f"{n}位"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 

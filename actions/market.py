@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.common import call_db, clean, entity, guarded, set_focus
 from actions.formatting import custom, sources_text
-from actions.i18n import tr
+from actions.i18n import current_language, ordinal, tr
 
 
 def _value(v: float | None, unit: str | None) -> str:
+    """A figure as people write it: "3rd" for a rank, "2024" for a year, "48.6 %"."""
     if v is None:
         return ""
-    return f"{v:g} {unit or ''}".strip()
+    unit = (unit or "").strip()
+    if unit == "rank" and float(v).is_integer():
+        return ordinal(int(v))
+    if unit == "year" and float(v).is_integer():
+        return str(int(v))
+    number = format_decimal(v, locale=current_language())
+    if unit.startswith("percent"):
+        return f"{number} %" + (" " + tr("per year") if "per year" in unit else "")
+    return f"{number} {tr(unit) if unit else ''}".strip()
 
 
 def _is_money(unit: str | None) -> bool:
     return bool(unit) and any(c in unit.lower() for c in ("jpy", "yen", "eur", "€", "usd", "$", "¥"))
+
+
+def _topic_words(topic: str | None, tracker: Tracker) -> str:
+    """What the question was about — its informative words, not the whole sentence quoted back."""
+    if not topic or topic != clean(tracker.latest_message.get("text")):
+        return topic or tr("that")
+    words = db.unmatched_words(topic, [])
+    return " ".join(words[:4]) or tr("that")
 
 
 class ActionMarketFacts(Action):
@@ -34,7 +52,9 @@ class ActionMarketFacts(Action):
         if not facts:
             topics = await call_db(db.market_topics)
             dispatcher.utter_message(
-                response="utter_no_market_facts", topic=topic or "that", topics=", ".join(topics[:12])
+                response="utter_no_market_facts",
+                topic=_topic_words(topic, tracker),
+                topics=", ".join(topics[:12]),
             )
             return []
         lines = []

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import db
 from actions.common import call_db, entities, entity, guarded, referenced_org, set_focus
 from actions.formatting import PAGE, button, card, custom, details_button, numbered, person_button, sources_text
-from actions.i18n import tr
+from actions.i18n import plural, tr
 
 KIND_LABELS = {
     "mou": "MoU",
@@ -17,6 +17,10 @@ KIND_LABELS = {
     "rit_project": "JETRO RIT project",
     "ministerial_moc": "ministerial memorandum of cooperation",
 }
+
+
+def _country(country: str | None) -> str:
+    return f" ({country})" if country else ""
 
 
 def tie_label(kind: str, year: int | None) -> str:
@@ -46,13 +50,13 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
         via = tr(" (through {name})", name=link.via) if link.via else ""
         outcome = f" — {link.outcome}" if link.outcome else ""
         lines.append(
-            f"**{link.partner.name}** ({link.partner.country}): {tie_label(link.kind, link.year)}{via}{outcome}"
+            f"**{link.partner.name}**{_country(link.partner.country)}: {tie_label(link.kind, link.year)}{via}{outcome}"
         )
     more = offset + PAGE < len(result.partners)
     dispatcher.utter_message(
         response="utter_partners",
         name=result.org.name,
-        count=len(result.partners),
+        count=plural(len(result.partners), "{n} recorded partnership", "{n} recorded partnerships"),
         results=numbered(lines, offset + 1),
         sources=sources_text(s for lk in links for s in lk.sources),
         buttons=([button("Show more", "show_more")] if more else [])
@@ -97,7 +101,8 @@ async def run_partnerships(dispatcher: CollectingDispatcher, params: dict, offse
         )
         return []
     lines = [
-        f"**{p.a.name}** ({p.a.country}) ↔ **{p.b.name}** ({p.b.country}): {tie_label(p.kind, p.year)}" for p in page
+        f"**{p.a.name}**{_country(p.a.country)} ↔ **{p.b.name}**{_country(p.b.country)}: {tie_label(p.kind, p.year)}"
+        for p in page
     ]
     dispatcher.utter_message(
         response="utter_partnerships",

@@ -21,12 +21,15 @@ from actions.formatting import (
     person_button,
     sources_text,
 )
+from actions.i18n import plural, tr
 
 CRITERIA = ("sector", "place", "country", "kind", "name")
 
 
 def count_text(n: int, lower_bound: bool = False) -> str:
-    return f"{n}{'+' if lower_bound else ''} organisation{'s' if n != 1 or lower_bound else ''}"
+    if lower_bound:
+        return tr("{n}+ organisations", n=n)
+    return plural(n, "{n} organisation", "{n} organisations")
 
 
 def search_params(tracker: Tracker) -> dict[str, str]:
