@@ -39,7 +39,11 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
             buttons=[button(h, "ask_partners", org_name=h) for h in hint],
         )
         return []
-    links = result.partners[offset : offset + PAGE]
+    partners = result.partners
+    if params.get("place"):  # "who does bioXclusters plus work with in Japan?": partners there only
+        where = params["place"]
+        partners = [lk for lk in partners if where in (lk.partner.place_chain or []) or where == lk.partner.country]
+    links = partners[offset : offset + PAGE]
     if not links:
         dispatcher.utter_message(
             response="utter_no_partners" if offset == 0 else "utter_no_more_results", name=result.org.name
@@ -52,11 +56,12 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
         lines.append(
             f"**{link.partner.name}**{_country(link.partner.country)}: {tie_label(link.kind, link.year)}{via}{outcome}"
         )
-    more = offset + PAGE < len(result.partners)
+    more = offset + PAGE < len(partners)
     dispatcher.utter_message(
         response="utter_partners",
         name=result.org.name,
-        count=plural(len(result.partners), "{n} recorded partnership", "{n} recorded partnerships"),
+        count=plural(len(partners), "{n} recorded partnership", "{n} recorded partnerships")
+        + (tr(" in {place}", place=params["place"]) if params.get("place") else ""),
         results=numbered(lines, offset + 1),
         sources=sources_text(s for lk in links for s in lk.sources),
         buttons=([button("Show more", "show_more")] if more else [])
@@ -140,7 +145,8 @@ class ActionShowPartners(Action):
         if org or not places:
             org = org or referenced_org(tracker)
             if org:
-                return await run_partners(dispatcher, {"org": org, "kind": kind, "sector": sector})
+                where = await call_db(db.place_name, places[0]) if places else None
+                return await run_partners(dispatcher, {"org": org, "kind": kind, "sector": sector, "place": where})
         if places or kind or sector:
             params = {
                 "country_a": places[0] if places else None,

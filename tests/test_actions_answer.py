@@ -114,3 +114,19 @@ def test_home_and_target_follow_what_the_user_said(text, places, home, target):
     ents = [ent("country", p.capitalize(), p, text.index(p)) for p in places]
     t = tracker(text, "find_partner", ents)
     assert split_home_target(t) == (home.capitalize(), target.capitalize())
+
+
+async def test_partners_of_an_organisation_in_a_named_country_only(kb):
+    text = "who does bioXclusters plus work with in Japan"
+    t = tracker(
+        text,
+        "ask_partners",
+        [
+            ent("org_name", "bioXclusters plus", "bioXclusters plus", 9),
+            ent("country", "Japan", "Japan", text.index("Japan")),
+        ],
+    )
+    messages, _ = await run(ActionShowPartners(), t)
+    shown = said(messages)
+    assert "Osaka Bio Headquarters" in shown
+    assert "TO Health!" not in shown and "BioSA" not in shown
