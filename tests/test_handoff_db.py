@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 import db
-from bot.helpdesk import relay
+from bot.helpdesk import relay, texts
 from db import channel_state as cs
 from db import handoff as h
 from db.engine import get_engine, session_scope
@@ -409,7 +409,8 @@ def test_relay_takes_messages_while_held_and_cancel_frees_the_conversation(url, 
     assert relay.route_user_message(cid, "cancel", url=url) == relay.Routed(False)  # nothing to cancel
     ticket = h.open_ticket(cid, "socketio", cid, "asked_for_person", url=url)
     routed = relay.route_user_message(cid, "I need a partner in Osaka", url=url)
-    assert routed.to_helpdesk and routed.reply is None and routed.message.text == "I need a partner in Osaka"
+    # waiting for a person: stored for staff, and a receipt for the user (never silence)
+    assert routed.to_helpdesk and routed.reply == texts.NOTED and routed.message.text == "I need a partner in Osaka"
     routed = relay.route_user_message(cid, " Cancel! ", url=url)
     assert routed.to_helpdesk and routed.reply  # "OK — you're no longer waiting …"
     assert h.get_ticket(ticket.id, url=url).status == "closed"

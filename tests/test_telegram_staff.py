@@ -144,7 +144,7 @@ def test_a_ticket_handled_from_the_staff_group(fake_telegram, start_bot, assista
     assert [r["message"] for r in assistant_stand_in.requests] == [
         "thanks, and who does Osaka Bio Headquarters partner with?"
     ]
-    assert assistant_stand_in.requests[0]["metadata"] == {"display_name": "Test"}
+    assert assistant_stand_in.requests[0]["metadata"] == {"display_name": "Test", "language": "en"}
     # Aiko's reply typed in the group was not posted to the group a second time.
     assert not [c for c in group_messages(fake) if "try &lt;Hyogo&gt;" in c.text]
 
