@@ -163,13 +163,35 @@ def send(url: str, sender: str, message: str, metadata: dict | None = None) -> R
     return Reply(texts, markers)
 
 
+_QUOTED = re.compile(r"“[^”]*”|\*\*[^*]*\*\*|^(Source|Quelle|Source\s?:|出典).*$|https?://\S+", re.M)
+
+
+def reply_language(reply: Reply) -> str | None:
+    """The language the reply is written in — quotations from the sources, names in bold and
+    source lines left out (they keep their own language) — or None when too little is left."""
+    from nlu_components.language import detect
+
+    return detect(_QUOTED.sub(" ", reply.text))[0]
+
+
+def asked_language(text: str, current: str) -> str:
+    from nlu_components.language import SWITCH
+
+    return next((lang for lang, pattern in SWITCH.items() if pattern.search(text)), current)
+
+
 def play(url: str, convs: list[dict], scorer: Scorer) -> list[TurnResult]:
     results = []
     for conv in convs:
         sender = f"eval-{conv['id']}-{uuid.uuid4().hex[:8]}"
+        expected = conv["lang"]
         for turn in conv.get("turns") or []:
             reply = send(url, sender, str(turn["user"]))
             ok, why = scorer.score(turn, reply)
+            expected = asked_language(str(turn["user"]), expected)
+            got = reply_language(reply) if ok and expected != "en" else None
+            if got is not None and got != expected:
+                ok, why = False, f"reply in {got}, not {expected}"
             results.append(
                 TurnResult(
                     conv["id"],
