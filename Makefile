@@ -45,6 +45,7 @@ test: setup browser ## Set up and run the whole test suite (SQLite and PostgreSQ
 lint: setup ## ruff lint and format check, rasa data validate
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/rasa data validate --data data --domain domain.yml --config config.yml --quiet
 
 audit: setup ## pip-audit of requirements.lock (needs pypi.org's advisory API; findings: docs/security.md)
 	$(VENV)/bin/uv tool run --from "pip-audit==$(PIP_AUDIT_VERSION)" pip-audit -r requirements.lock \

@@ -16,6 +16,15 @@ from db.export import dump, export_dataset
 from db.importer import import_path, parse
 from db.text import fold
 
+# The source documents are not part of the repository (only the passages the dataset cites are):
+# the checks against them run where they are — next to a checkout in ../shared/seeds, or
+# wherever KAKEHASHI_SOURCES_DIR points — and always in CI (.ci/run fails without them).
+needs_documents = pytest.mark.skipif(
+    not any(SOURCE_DOCS_DIR.glob("*.txt")),
+    reason=f"source documents not found in {SOURCE_DOCS_DIR}: set KAKEHASHI_SOURCES_DIR to the folder "
+    "holding them to check every evidence passage against its document",
+)
+
 
 def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
@@ -30,6 +39,7 @@ def seed():
 # --------------------------------------------------------------------------- evidence
 
 
+@needs_documents
 def test_every_source_file_exists_and_every_document_is_a_source(seed):
     files = {rec.data["id"]: rec.data["file"] for rec in seed.records["sources"]}
     missing = {sid: f for sid, f in files.items() if not (SOURCE_DOCS_DIR / f).is_file()}
@@ -39,6 +49,7 @@ def test_every_source_file_exists_and_every_document_is_a_source(seed):
     assert docs <= set(files.values()), f"documents without a sources.yml entry: {docs - set(files.values())}"
 
 
+@needs_documents
 def test_every_evidence_passage_occurs_in_its_document(seed):
     docs = {
         rec.data["id"]: collapse((SOURCE_DOCS_DIR / rec.data["file"]).read_text(encoding="utf-8"))
@@ -86,6 +97,7 @@ def test_every_record_of_the_database_has_evidence(kb_url):
 # --------------------------------------------------------------------------- counts
 
 
+@needs_documents
 def test_counts_are_sane(kb_url, kb_snapshot):
     counts = kb_snapshot(kb_url)
     assert counts["organisations"] >= 100
