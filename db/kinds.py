@@ -56,7 +56,21 @@ KIND_WORDS = {
     "government": "public_body",
     "ministry": "public_body",
     "authority": "public_body",
-}
+    # German, French, Japanese
+    "kmu": "company", "unternehmen": "company", "firma": "company", "startups": "company", "hersteller": "company",
+    "pme": "company", "entreprise": "company", "entreprises": "company", "societe": "company", "fabricant": "company",
+    "企業": "company", "中小企業": "company", "会社": "company", "スタートアップ": "company", "メーカー": "company",
+    "klaster": "cluster", "netzwerk": "cluster", "pole de competitivite": "cluster", "pole": "cluster",
+    "reseau": "cluster", "クラスター": "cluster", "クラスタ": "cluster",
+    "universitat": "university", "hochschule": "university", "forschungsinstitut": "university",
+    "universite": "university", "laboratoire": "university", "institut": "university",
+    "大学": "university", "研究所": "university", "研究機関": "university",
+    "stiftung": "foundation", "fondation": "foundation", "財団": "foundation",
+    "verband": "association", "verein": "association", "association professionnelle": "association",
+    "協会": "association", "団体": "association", "工業会": "association",
+    "behorde": "public_body", "ministerium": "public_body", "agence": "public_body", "ministere": "public_body",
+    "省": "public_body", "庁": "public_body", "自治体": "public_body",
+}  # fmt: skip
 
 
 def resolve_kind(text: str | None) -> str | None:

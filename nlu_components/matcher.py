@@ -153,6 +153,11 @@ class Found:
     confidence: float
 
 
+_CJK_CHARS = re.compile(
+    r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff01-\uff0f\uff1a-\uff20\uff5b-\uff65\uff66-\uff9f]"
+)
+
+
 class PhraseIndex:
     """All phrases of a vocabulary, ready to match."""
 
@@ -187,9 +192,12 @@ class PhraseIndex:
     def find(self, text: str) -> list[Found]:
         text = text[:MAX_CHARS]
         folded = fold_text(text)
-        doc = self.nlp.make_doc(folded)
+        # Latin names glued to Japanese text (「Techteraのパートナー」) are words of their own:
+        # the Latin matchers see CJK characters as spaces (same length, so offsets hold).
+        latin = _CJK_CHARS.sub(" ", folded)
+        doc = self.nlp.make_doc(latin)
         found: list[Found] = []
-        raw_doc = self.nlp.make_doc(text)
+        raw_doc = self.nlp.make_doc(_CJK_CHARS.sub(" ", text))
         for matcher, d in ((self.matcher, doc), (self.exact_case, raw_doc)):
             for match_id, start, end in matcher(d):
                 label, value = self.values[self.nlp.vocab.strings[match_id]]
