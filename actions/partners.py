@@ -42,7 +42,11 @@ async def run_partners(dispatcher: CollectingDispatcher, params: dict, offset: i
     partners = result.partners
     if params.get("place"):  # "who does bioXclusters plus work with in Japan?": partners there only
         where = params["place"]
-        partners = [lk for lk in partners if where in (lk.partner.place_chain or []) or where == lk.partner.country]
+        there = [lk for lk in partners if where in (lk.partner.place_chain or []) or where == lk.partner.country]
+        if there:  # none there: the place named the partner itself ("polepharma toyama partnership")
+            partners = there
+        else:
+            params = {**params, "place": None}
     links = partners[offset : offset + PAGE]
     if not links:
         dispatcher.utter_message(
