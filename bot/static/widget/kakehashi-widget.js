@@ -37,6 +37,48 @@
       website: "ウェブサイト", unread: "新着メッセージ", connecting: "接続中…",
       offline: "接続が切れました — 再接続中…", unreachable: "アシスタントに接続できません — 再試行中…",
       newSession: "新しい会話を開始しました。", image: "画像"
+    },
+    de: {
+      open: "Chat mit {t}",
+      close: "Schließen",
+      restart: "Neues Gespräch",
+      message: "Nachricht",
+      send: "Senden",
+      placeholder: "Fragen zu Clustern, Partnern, Programmen…",
+      greeting: "Hallo! Ich bin {t}. Fragen Sie mich nach Partnerclustern, Programmen und Veranstaltungen in Europa und Japan.",
+      typing: "{t} schreibt…",
+      you: "Sie",
+      staff: "Helpdesk",
+      log: "Gespräch",
+      results: "Ergebnisse",
+      website: "Website",
+      unread: "neue Nachricht",
+      connecting: "Verbindung wird hergestellt…",
+      offline: "Verbindung unterbrochen — neuer Verbindungsversuch…",
+      unreachable: "Assistent nicht erreichbar — neuer Versuch…",
+      newSession: "Ein neues Gespräch hat begonnen.",
+      image: "Bild"
+    },
+    fr: {
+      open: "Discuter avec {t}",
+      close: "Fermer",
+      restart: "Nouvelle conversation",
+      message: "Message",
+      send: "Envoyer",
+      placeholder: "Posez vos questions sur les clusters, partenaires, programmes…",
+      greeting: "Bonjour ! Je suis {t}. Interrogez-moi sur les clusters partenaires, les programmes et les événements en Europe et au Japon.",
+      typing: "{t} écrit…",
+      you: "Vous",
+      staff: "Assistance",
+      log: "Conversation",
+      results: "Résultats",
+      website: "Site web",
+      unread: "nouveau message",
+      connecting: "Connexion…",
+      offline: "Connexion perdue — reconnexion…",
+      unreachable: "Impossible de joindre l'assistant — nouvel essai…",
+      newSession: "Une nouvelle conversation a commencé.",
+      image: "Image"
     }
   };
 
@@ -44,7 +86,7 @@
   function scriptBase() {
     try { return new URL(".", script.src).href; } catch (e) { return ""; }
   }
-  var lang = String(data.language || data.lang || "en").toLowerCase().slice(0, 2);
+  var lang = String(data.language || data.lang || document.documentElement.lang || "en").toLowerCase().slice(0, 2);
   if (!STRINGS[lang]) lang = "en";
   var cfg = {
     title: (data.title || "Kakehashi").slice(0, 60),
