@@ -8,6 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answer import answer_question
 from actions.common import guarded
 from actions.formatting import button, person_button
+from actions.i18n import tr
+from nlu_components.language import SWITCH
 
 GUESS_TITLES = {
     "search_organisations": "Find organisations",
@@ -47,6 +49,9 @@ class ActionClarify(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
         # A follow-up worded in a way the NLU did not place is often still a question about what is
         # on screen (or names something the sources hold): answer it from the sources if they do.
+        if any(p.search(tracker.latest_message.get("text") or "") for p in SWITCH.values()):
+            dispatcher.utter_message(text=tr("OK — I'll answer in English from now on."))  # "in English please"
+            return []
         answered = await answer_question(dispatcher, tracker, guess=True)
         if answered is not None:
             return answered
