@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call_db, clean, guarded
+from actions.i18n import language_of
 from bot.helpdesk import hours
 from db import handoff
 
@@ -44,6 +45,7 @@ def profile(tracker: Tracker) -> dict:
     found = {name: clean(tracker.get_slot(name)) for name in PROFILE_SLOTS + CONTEXT_SLOTS}
     metadata = tracker.latest_message.get("metadata") or {}
     found["site_cluster"] = clean(metadata.get("site_cluster")) if isinstance(metadata, dict) else None
+    found["language"] = language_of(tracker)  # staff see the language to answer in
     return {k: v for k, v in found.items() if v}
 
 

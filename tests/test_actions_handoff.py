@@ -83,7 +83,7 @@ async def test_asking_for_a_person_opens_a_ticket_and_says_a_person_will_reply(k
     assert ticket is not None and ticket.reason == "asked_for_person" and ticket.status == "waiting"
     assert (ticket.channel, ticket.recipient) == ("socketio", WEB_SESSION)
     assert ticket.profile == {"profile_sector": "Biotechnology", "profile_home": "Lyon", "sector": "Biotechnology",
-                              "site_cluster": "Lyonbiopôle"}  # fmt: skip
+                              "site_cluster": "Lyonbiopôle", "language": "en"}  # fmt: skip
     transcript = [(m.sender, m.text) for m in h.messages_since(ticket.id) if m.sender != "system"]
     assert transcript == [
         ("user", "biotech clusters in Osaka"),
