@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db import models as m
+from db.common import sources_for
 from db.engine import session_scope
 from db.results import SourceRef
 
@@ -475,20 +476,16 @@ def search_evidence(
 
 
 def _passages(session: Session, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, SourceRef]]:
-    out = []
+    """The passages of `keys`, as (record type, id, passage, source)."""
     by_type: dict[str, list[str]] = {}
     for rtype, rid in keys:
         by_type.setdefault(rtype, []).append(rid)
-    for rtype, ids in by_type.items():
-        rows = session.execute(
-            select(m.Evidence.record_id, m.Evidence.passage, m.Source.id, m.Source.title, m.Source.file)
-            .join(m.Source, m.Source.id == m.Evidence.source_id)
-            .where(m.Evidence.record_type == rtype, m.Evidence.record_id.in_(ids))
-            .order_by(m.Evidence.id)
-        )
-        for rid, passage, sid, title, file in rows:
-            out.append((rtype, rid, passage, SourceRef(sid, title, file, passage)))
-    return out
+    return [
+        (rtype, rid, ref.passage, ref)
+        for rtype, ids in by_type.items()
+        for rid, refs in sources_for(session, rtype, ids).items()
+        for ref in refs
+    ]
 
 
 def _field_facts(
@@ -537,14 +534,8 @@ def _field_facts(
 
 
 def _first_source(session: Session, rtype: str, rid: str) -> SourceRef | None:
-    row = session.execute(
-        select(m.Evidence.passage, m.Source.id, m.Source.title, m.Source.file)
-        .join(m.Source, m.Source.id == m.Evidence.source_id)
-        .where(m.Evidence.record_type == rtype, m.Evidence.record_id == rid)
-        .order_by(m.Evidence.id)
-        .limit(1)
-    ).first()
-    return SourceRef(row[1], row[2], row[3], row[0]) if row else None
+    refs = sources_for(session, rtype, [rid]).get(rid) or []
+    return refs[0] if refs else None
 
 
 def _place_words(session: Session) -> list[str]:
