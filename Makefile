@@ -76,5 +76,6 @@ test-odd-inputs: train ## All 10,000 generated odd inputs through REST, socket.i
 db-reset: setup ## Delete the embedded SQLite database (it is re-created and seeded on next use)
 	rm -f var/kakehashi.db var/kakehashi.db-wal var/kakehashi.db-shm
 
-browser: ## Install Debian's chromium for the browser tests if it is missing (needs root/apt)
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+browser: ## Install Debian's chromium (and CJK fonts, for Japanese in screenshots) for the browser tests if missing
+	@command -v chromium >/dev/null && fc-list | grep -qi "noto sans cjk" || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
