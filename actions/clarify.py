@@ -9,7 +9,7 @@ from actions.answer import answer_question
 from actions.common import guarded
 from actions.formatting import button, person_button
 from actions.i18n import tr
-from nlu_components.language import SWITCH
+from nlu_components.switch import SWITCH
 
 GUESS_TITLES = {
     "search_organisations": "Find organisations",

@@ -175,7 +175,7 @@ def reply_language(reply: Reply) -> str | None:
 
 
 def asked_language(text: str, current: str) -> str:
-    from nlu_components.language import SWITCH
+    from nlu_components.switch import SWITCH
 
     return next((lang for lang, pattern in SWITCH.items() if pattern.search(text)), current)
 

@@ -28,23 +28,12 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu_components.switch import SWITCH
+
 LANGUAGES = ("en", "ja", "de", "fr")
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _LETTER = re.compile(r"[^\W\d_]")
-# "in English please", "英語で", "auf Deutsch", "en français": the user chooses.
-SWITCH = {
-    "en": re.compile(
-        r"\b(in|into|auf|en)\s+(english|englisch|anglais)\b|\benglish\s+(please|pls)\b|英語で|英語に", re.I
-    ),
-    "ja": re.compile(
-        r"\b(in|auf|en)\s+(japanese|japanisch|japonais)\b|\bjapanese\s+(please|pls)\b|日本語で|日本語に", re.I
-    ),
-    "de": re.compile(r"\b(in|auf|en)\s+(german|deutsch|allemand)\b|\bgerman\s+(please|pls)\b|ドイツ語で", re.I),
-    "fr": re.compile(
-        r"\b(in|auf|en)\s+(french|französisch|fran[cç]ais)\b|\bfrench\s+(please|pls)\b|フランス語で", re.I
-    ),
-}
 MIN_CONFIDENCE = 0.80
 
 
