@@ -3,6 +3,7 @@ event loop, and turning failures into a clear apology instead of silence."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import functools
 import logging
@@ -10,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -93,6 +94,19 @@ def guarded(run: Callable) -> Callable:
             return []
 
     return wrapper
+
+
+class GuardedFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
+    """A form's slot validation with the same guard as every action (the database down → an
+    apology; the conversation's language set for the texts it composes). Abstract, so the action
+    server registers only its subclasses."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        return await super().run(dispatcher, tracker, domain)
 
 
 def referenced_org(tracker: Tracker) -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
 from actions.answer import answer_question
-from actions.common import call_db, clean, focus_keys, guarded, referenced_org, slot
+from actions.common import GuardedFormValidation, call_db, clean, focus_keys, guarded, referenced_org, slot
 from actions.formatting import button
 from actions.handoff import open_ticket
 from actions.i18n import language_of, tr
@@ -90,13 +90,9 @@ class ActionAskIntroOrg(Action):
         return []
 
 
-class ValidateIntroductionForm(FormValidationAction):
+class ValidateIntroductionForm(GuardedFormValidation):
     def name(self) -> str:
         return "validate_introduction_form"
-
-    @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        return await super().run(dispatcher, tracker, domain)
 
     async def validate_intro_org(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import db
-from actions.common import call_db, clean, entities, entity, guarded, set_focus, slot
+from actions.common import GuardedFormValidation, call_db, clean, entities, entity, guarded, set_focus, slot
 from actions.formatting import (
     PAGE,
     button,
@@ -100,13 +100,9 @@ class ActionExtractProfile(Action):
         return [SlotSet(k, v) for k, v in values.items() if v]
 
 
-class ValidateMatchmakingForm(FormValidationAction):
+class ValidateMatchmakingForm(GuardedFormValidation):
     def name(self) -> str:
         return "validate_matchmaking_form"
-
-    @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        return await super().run(dispatcher, tracker, domain)
 
     async def validate_profile_sector(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict

@@ -22,7 +22,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bot.launch import PY, RASA, assistant_env, free_port, start_actions, start_rasa, stop, wait_http
+from bot.launch import RASA, assistant_env, start_local_assistant, stop
 from bot.settings import ROOT
 from bot.train import ensure_model
 
@@ -120,23 +120,12 @@ def main() -> int:
         full, incremental = train_times(tmp)
         results["full training"] = f"{full:.0f} s"
         results["incremental training (story change)"] = f"{incremental:.0f} s"
+    # measure the assistant, not the spam limit
     model = ensure_model()
-    rasa_port, action_port = free_port(), free_port()
-    env = assistant_env(
-        DATABASE_URL=f"sqlite:///{tmp / 'kb.db'}",
-        TRACKER_URL=f"sqlite:///{tmp / 'trackers.db'}",
-        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
-        KAKEHASHI_RATE_LIMIT="1000000/1",
-    )  # measure the assistant, not the spam limit
-    subprocess.run([PY, "-m", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    actions = start_actions(env, action_port, tmp / "actions.log")
-    wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-    start = time.monotonic()
-    rasa = start_rasa(env, model, rasa_port, tmp / "rasa.log", ["--interface", "127.0.0.1"])
-    url = f"http://127.0.0.1:{rasa_port}"
+    url, procs, ready = start_local_assistant(tmp, model, KAKEHASHI_RATE_LIMIT="1000000/1")
+    rasa, actions = procs
     try:
-        wait_http(f"{url}/webhooks/rest/", 300, rasa)
-        results["time to ready (rasa run → REST answers)"] = f"{time.monotonic() - start:.1f} s"
+        results["time to ready (rasa run → REST answers)"] = f"{ready:.1f} s"
         for q in QUESTIONS:  # warm-up: model, vocabulary, caches
             send(url, "warmup", q)
         # 1 conversation, sequential; a fresh conversation every 15 messages (realistic length)
@@ -177,7 +166,7 @@ def main() -> int:
         results["Rasa server RSS after the run"] = f"{rss_mb(rasa.pid):.0f} MB"
         results["action server RSS after the run"] = f"{rss_mb(actions.pid):.0f} MB"
     finally:
-        stop(rasa, actions)
+        stop(*procs)
     report = [
         f"Measured {dt.date.today()} on this machine ({os.cpu_count()} cores), model {model.name}, "
         f"knowledge base SQLite, tracker store SQLite.",

@@ -90,6 +90,33 @@ def start_rasa(
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
 
 
+def start_local_assistant(work: Path, model: Path, **overrides: str) -> tuple[str, list[subprocess.Popen], float]:
+    """An action server and a Rasa server on free loopback ports over a fresh SQLite knowledge base
+    and tracker store in `work` (for `make eval` and the benchmarks). Returns the Rasa URL, the
+    processes (stop them with `stop`) and the seconds from `rasa run` to REST answers."""
+    rasa_port, action_port = free_port(), free_port()
+    env = assistant_env(
+        DATABASE_URL=f"sqlite:///{work / 'kb.db'}",
+        TRACKER_URL=f"sqlite:///{work / 'trackers.db'}",
+        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
+        **overrides,
+    )
+    subprocess.run([PY, "-m", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    actions = start_actions(env, action_port, work / "actions.log")
+    procs = [actions]
+    try:
+        wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
+        start = time.monotonic()
+        rasa = start_rasa(env, model, rasa_port, work / "rasa.log", ["--interface", "127.0.0.1"])
+        procs.insert(0, rasa)
+        url = f"http://127.0.0.1:{rasa_port}"
+        wait_http(f"{url}/webhooks/rest/", 300, rasa)
+    except BaseException:
+        stop(*procs)
+        raise
+    return url, procs, time.monotonic() - start
+
+
 def stop(*procs: subprocess.Popen | None, timeout: float = 30) -> None:
     for proc in procs:
         if proc is not None and proc.poll() is None:

@@ -381,6 +381,7 @@ class _Doc:
 class _Index:
     docs: list[_Doc]
     df: Counter
+    places: list[str]  # place names (folded), to tell "in Cologne" answers a "where"
 
     def idf(self, stem: str) -> float:
         return math.log(1 + len(self.docs) / (1 + self.df.get(stem, 0)))
@@ -405,12 +406,13 @@ def _index(url: str | None, version: str) -> _Index:
             .join(m.Source, m.Source.id == m.Evidence.source_id)
             .order_by(m.Evidence.id)
         )
+        places = [n for (n,) in session.execute(select(m.PlaceName.norm)) if n and len(n) >= 3]
         for rtype, rid, passage, sid, title, file in rows:
             docs.append(_Doc(rtype, rid, passage, SourceRef(sid, title, file, passage), frozenset(stems(passage))))
     df: Counter = Counter()
     for doc in docs:
         df.update(doc.stems)
-    return _Index(docs, df)
+    return _Index(docs, df, places)
 
 
 def _current_index(url: str | None) -> _Index:
@@ -538,10 +540,6 @@ def _first_source(session: Session, rtype: str, rid: str) -> SourceRef | None:
     return refs[0] if refs else None
 
 
-def _place_words(session: Session) -> list[str]:
-    return [n for (n,) in session.execute(select(m.PlaceName.norm)) if n and len(n) >= 3]
-
-
 def answer_from_evidence(
     question: str,
     scope: Sequence[tuple[str, str]],
@@ -567,8 +565,8 @@ def answer_from_evidence(
         names = _names(session, list(scope) + extra)
         rows = _passages(session, list(scope) + extra)
         rows += _field_facts(session, list(scope) + extra, {c.name for c in cues})
-        places = _place_words(session) if any(c.name == "place" for c in cues) else []
     index = _current_index(url)
+    places = index.places if any(c.name == "place" for c in cues) else []
     rank = {key: i for i, key in enumerate(list(scope) + extra)}
     scored: list[Passage] = []
     for rtype, rid, text, source in rows:

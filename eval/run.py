@@ -241,25 +241,13 @@ def print_summary(s: dict) -> None:
 
 
 def start_assistant(work: Path) -> tuple[str, list[subprocess.Popen]]:
-    from bot.launch import PY, assistant_env, free_port, start_actions, start_rasa, wait_http
+    from bot.launch import start_local_assistant
     from bot.train import ensure_model
 
-    model = ensure_model()
-    rasa_port, action_port = free_port(), free_port()
-    env = assistant_env(
-        DATABASE_URL=f"sqlite:///{work / 'kb.db'}",
-        TRACKER_URL=f"sqlite:///{work / 'trackers.db'}",
-        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
-        KAKEHASHI_SECRET="eval-" + uuid.uuid4().hex,
-        KAKEHASHI_RATE_LIMIT="1000/1",
+    url, procs, _ = start_local_assistant(
+        work, ensure_model(), KAKEHASHI_SECRET="eval-" + uuid.uuid4().hex, KAKEHASHI_RATE_LIMIT="1000/1"
     )
-    subprocess.run([PY, "-m", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    actions = start_actions(env, action_port, work / "actions.log")
-    wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-    rasa = start_rasa(env, model, rasa_port, work / "rasa.log", ["--interface", "127.0.0.1"])
-    url = f"http://127.0.0.1:{rasa_port}"
-    wait_http(f"{url}/webhooks/rest/", 300, rasa)
-    return url, [rasa, actions]
+    return url, procs
 
 
 def main(argv: list[str] | None = None) -> int:
